@@ -1,0 +1,7 @@
+"""``python -m assistant ...`` entry point."""
+
+import sys
+
+from assistant.cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""Command line: ``python -m assistant {ingest,retrieve,eval,ask}``.
+
+Each subcommand parses its flags into Settings overrides and calls one
+function of the package, so the CLI, ``ingest.py`` and ``app.py`` share code.
+Errors a person can fix are printed as one readable line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings, load_settings
+
+
+def _dump(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def read_history(path: str | None) -> list[dict[str, str]]:
+    """A JSON list of {"role", "content"} turns from a file ('-' for stdin)."""
+    if not path:
+        return []
+    raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    data = json.loads(raw)
+    if not isinstance(data, list) or not all(isinstance(t, dict) and "content" in t for t in data):
+        raise ValueError(f"{path}: history must be a JSON list of {{\"role\", \"content\"}} objects")
+    return [{"role": str(t.get("role", "user")), "content": str(t["content"])} for t in data]
+
+
+def add_store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", dest="corpus_dir", help="corpus folder (CORPUS_DIR)")
+    parser.add_argument("--store", dest="store_dir", help="Chroma folder (STORE_DIR)")
+
+
+def ingest_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="ingest.py", description="Build or refresh the passage store from corpus/.")
+    add_store_flags(parser)
+    parser.add_argument("--rebuild", action="store_true", help="drop the store and index everything again")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from assistant.indexing import run_ingest
+
+    settings = load_settings(corpus_dir=args.corpus_dir, store_dir=args.store_dir)
+    log = (lambda m: print(m, file=sys.stderr))
+    summary = run_ingest(settings, rebuild=args.rebuild, progress=not (args.quiet or args.json), log=log)
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        print(summary.to_text())
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from assistant.retrieval import Retriever
+
+    settings = load_settings(store_dir=args.store_dir, top_k=args.k, retrieval_mode=args.mode)
+    history = read_history(args.history)
+    retriever = Retriever(settings)
+    llm = _condense_llm(settings)
+    result = retriever.search(args.question, history, llm=llm)
+    if args.json:
+        _dump(result.to_json())
+        return 0
+    print(f"query: {result.query}")
+    if result.refused:
+        print(f"refused: the corpus does not seem to cover this ({result.reason})")
+    for rank, hit in enumerate(result.hits, start=1):
+        meta = hit.doc.metadata
+        print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or '-'} · lines {meta.get('start_line')}-{meta.get('end_line')}")
+        print(hit.text)
+    return 0
+
+
+def _condense_llm(settings: Settings):
+    """The chat model used to rewrite follow-ups, when one is configured (never for extractive)."""
+    if settings.answer_backend == "extractive":
+        return None
+    from assistant.llm import get_chat_model
+
+    try:
+        return get_chat_model(settings)
+    except Exception:
+        return None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluation import format_report, run_eval
+
+    settings = load_settings(store_dir=args.store_dir, retrieval_mode=args.mode)
+    report = run_eval(settings, Path(args.set), k=args.k)
+    if args.json:
+        _dump(report)
+    else:
+        print(format_report(report["summary"]))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.chain import answer_stream, build_assistant
+
+    settings = load_settings(store_dir=args.store_dir, llm_backend=args.backend, top_k=args.k)
+    history = read_history(args.history)
+    assistant = build_assistant(settings)
+    final = None
+    for event in answer_stream(assistant, args.question, history):
+        if event.kind == "token" and not args.json:
+            print(event.text, end="", flush=True)
+        elif event.kind == "final":
+            final = event.response
+    assert final is not None
+    if args.json:
+        _dump(final.to_json())
+        return 0
+    print()
+    if final.notice:
+        print(f"\n({final.notice})")
+    if final.unsupported:
+        print("\nNot supported by the cited passages:")
+        for sentence in final.unsupported:
+            print(f"  - {sentence}")
+    if final.citations:
+        print("\nSources:")
+        for c in final.citations:
+            print(f"  [{c.marker}] {c.source} · {c.section or '-'} · lines {c.start_line}-{c.end_line}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description="Bilingual RAG assistant on decentralized AI.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest_parser(sub.add_parser("ingest", help="build or refresh the store")).set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("retrieve", help="show the passages found for a question")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=None, help="passages to return (TOP_K)")
+    p.add_argument("--history", help="JSON file with earlier turns [{role, content}]")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    p.add_argument("--store", dest="store_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("eval", help="retrieval metrics on a question set")
+    p.add_argument("--set", default="tests/eval/qa.jsonl", help="JSONL question set")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    p.add_argument("--store", dest="store_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--history", help="JSON file with earlier turns [{role, content}]")
+    p.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], default=None)
+    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--store", dest="store_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; known failures print one line to stderr and return 1."""
+    from assistant.indexing import IngestError
+    from assistant.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (StoreError, IngestError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

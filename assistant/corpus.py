@@ -1,0 +1,144 @@
+"""Reading the corpus folder into documents, one bad file never stopping the rest.
+
+Each file is validated before it is trusted: binary content, invalid UTF-8,
+empty text, malformed YAML front matter, oversized files, unsupported
+extensions and links that leave the corpus are reported by name and skipped,
+so a single broken file can neither abort an ingest nor wipe what is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+# Files that describe the corpus rather than belong to it.
+NOT_INDEXED = {"README.md", "readme.md"}
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+class CorpusFileError(ValueError):
+    """A corpus file that cannot be indexed; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A corpus file after validation: its body, its front matter and where the body starts."""
+
+    source: str  # path relative to the corpus root, POSIX separators: the stable key of the file
+    text: str  # body without front matter
+    meta: dict[str, Any] = field(default_factory=dict)
+    body_start_line: int = 1  # 1-based line of the file on which ``text`` begins
+
+    @property
+    def title(self) -> str:
+        """Title for citations: front matter ``title`` or ``name``, else the file name."""
+        for key in ("title", "name"):
+            value = self.meta.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return Path(self.source).stem
+
+    @property
+    def aliases(self) -> list[str]:
+        """Other spellings of the document's subject (any script), for lexical search."""
+        return _string_list(self.meta.get("aliases"))
+
+    @property
+    def terms(self) -> list[list[str]]:
+        """Other names the document uses, each with its spellings: ``terms: {Cosmos SDK: [كوزموس]}``."""
+        raw = self.meta.get("terms")
+        if not isinstance(raw, dict):
+            return []
+        return [[str(name).strip(), *_string_list(spellings)] for name, spellings in raw.items() if str(name).strip()]
+
+
+@dataclass
+class CorpusScan:
+    """Result of reading a corpus folder: good documents and named failures."""
+
+    documents: list[SourceDocument]
+    failures: list[tuple[str, str]]  # (source, reason)
+
+
+def _string_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return []
+
+
+def split_front_matter(raw: str) -> tuple[dict[str, Any], str, int]:
+    """Separate YAML front matter from the body; returns (meta, body, body_start_line).
+
+    Raises CorpusFileError when the front matter exists but is not a YAML mapping.
+    """
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return {}, raw, 1
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        raise CorpusFileError(f"malformed YAML front matter{where}") from exc
+    if not isinstance(meta, dict):
+        raise CorpusFileError("front matter is not a YAML mapping of keys to values")
+    body = raw[match.end():]
+    return meta, body, raw.count("\n", 0, match.end()) + 1
+
+
+def load_file(path: Path, root: Path, max_bytes: int) -> SourceDocument:
+    """Read and validate one corpus file. Raises CorpusFileError with a readable reason."""
+    source = path.relative_to(root).as_posix()
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise CorpusFileError(f"unsupported file type '{path.suffix or '(none)'}'; use .md or .txt")
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise CorpusFileError("symbolic link pointing outside the corpus folder; not followed")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusFileError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit (MAX_FILE_MB)")
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CorpusFileError("file disappeared while reading (renamed or deleted)") from exc
+    except OSError as exc:
+        raise CorpusFileError(f"cannot read file: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise CorpusFileError("binary content (NUL bytes); not a text document")
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusFileError(f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    meta, body, start = split_front_matter(raw)
+    if not body.strip():
+        raise CorpusFileError("empty document (no text after the front matter)")
+    return SourceDocument(source=source, text=body, meta=meta, body_start_line=start)
+
+
+def scan_corpus(root: Path, max_bytes: int = 5_000_000) -> CorpusScan:
+    """Load every indexable file below ``root`` in a stable order, collecting failures by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    documents: list[SourceDocument] = []
+    failures: list[tuple[str, str]] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_dir() or (rel.parent == Path(".") and rel.name in NOT_INDEXED):
+            continue
+        try:
+            documents.append(load_file(path, root, max_bytes))
+        except CorpusFileError as exc:
+            failures.append((rel.as_posix(), str(exc)))
+    return CorpusScan(documents=documents, failures=failures)

@@ -1,0 +1,199 @@
+"""Incremental, crash-safe ingest with LangChain's indexing API and a record manager.
+
+Each file is indexed on its own ``index(..., cleanup="incremental")`` call:
+its new chunks are written first and its stale chunks deleted only after, so
+a run killed at any moment leaves at least what was there before, and the next
+run converges (Chroma writes are upserts keyed by chunk id). Unchanged chunks
+are skipped by the record manager, so a second run embeds nothing. Files that
+vanished from the corpus lose their chunks; files that fail to parse keep
+their previous chunks, because a typo must not delete knowledge.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from langchain_core.documents import Document
+from langchain_core.indexing import index
+
+from assistant import store as store_mod
+from assistant.chunking import chunk_document
+from assistant.config import Settings
+from assistant.corpus import CorpusScan, scan_corpus
+from assistant.embeddings import ProgressEmbeddings, get_embeddings
+
+
+class IngestError(RuntimeError):
+    """Ingest could not run at all (no corpus, locked, nothing indexable)."""
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest run did; ``to_json`` has the keys scripts rely on."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    embedded: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    def to_text(self) -> str:
+        lines = [
+            f"files {self.files} · added {self.added} · updated {self.updated} · deleted {self.deleted} · "
+            f"unchanged {self.unchanged} · failed {self.failed} · {self.seconds:.1f}s"
+        ]
+        lines += [f"  skipped {e['source']}: {e['reason']}" for e in self.errors]
+        return "\n".join(lines)
+
+
+def chunk_corpus(scan: CorpusScan, settings: Settings, embeddings: ProgressEmbeddings) -> tuple[dict[str, list[Document]], list[tuple[str, str]]]:
+    """Chunks per source file; a file whose chunking fails is reported, not fatal."""
+    per_file: dict[str, list[Document]] = {}
+    failures = list(scan.failures)
+    for doc in scan.documents:
+        try:
+            chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)
+        except Exception as exc:  # a pathological file must not stop the others
+            failures.append((doc.source, f"could not be split into passages: {exc}"))
+            continue
+        if chunks:
+            per_file[doc.source] = chunks
+        else:
+            failures.append((doc.source, "no indexable text"))
+    return per_file, failures
+
+
+def _lock_path(settings: Settings) -> Path:
+    if settings.server_mode:
+        path = Path("data") / f"ingest-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.lock"
+    else:
+        path = Path(settings.store_dir) / f"ingest-{settings.collection}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_ingest(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    lock_timeout: float = 0,
+) -> IngestSummary:
+    """Bring the store in line with the corpus folder and report what changed."""
+    started = time.perf_counter()
+    lock = FileLock(str(_lock_path(settings)))
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout as exc:
+        raise IngestError(
+            f"Another ingest is running on {store_mod.location(settings)} (lock {lock.lock_file}); "
+            "wait for it to finish, then run again."
+        ) from exc
+    try:
+        return _ingest_locked(settings, rebuild=rebuild, progress=progress, log=log, started=started)
+    finally:
+        lock.release()
+
+
+def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Callable[[str], None], started: float) -> IngestSummary:
+    scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
+    embeddings = get_embeddings(settings)
+    per_file, failures = chunk_corpus(scan, settings, embeddings)
+    summary = IngestSummary(files=len(per_file) + len(failures), failed=len(failures))
+    summary.errors = [{"source": s, "reason": r} for s, r in failures]
+    for source, reason in failures:
+        log(f"warning: skipped {source}: {reason}")
+    if not per_file:
+        summary.seconds = time.perf_counter() - started
+        raise IngestError(
+            f"Nothing could be ingested from {settings.corpus_dir}: "
+            + ("; ".join(f"{s}: {r}" for s, r in failures) or "no .md or .txt files found")
+        )
+
+    if rebuild:
+        store_mod.delete_collection(settings)
+    vector_store = store_mod.open_store(settings, embeddings, create=True)
+    records = store_mod.get_record_manager(settings)
+    run_start = records.get_time()
+    embedded_before = embeddings.embedded
+
+    # Files that failed this time keep their previous chunks: refresh their records
+    # so the cleanup of vanished files below does not treat them as gone.
+    for source, _ in failures:
+        keys = records.list_keys(group_ids=[source])
+        if keys:
+            records.update(keys, group_ids=[source] * len(keys), time_at_least=run_start)
+
+    total = sum(len(chunks) for chunks in per_file.values())
+    bar = _progress_bar(total, progress)
+    embeddings.on_progress = bar.update if bar is not None else None
+    try:
+        for source, chunks in per_file.items():
+            embedded_at_file_start = embeddings.embedded
+            result = index(
+                chunks,
+                records,
+                vector_store,
+                cleanup="incremental",
+                source_id_key="source",
+                batch_size=max(len(chunks), 1),
+                key_encoder=lambda d: d.metadata["id"],
+            )
+            replaced = min(result["num_added"], result["num_deleted"])
+            summary.updated += replaced
+            summary.added += result["num_added"] - replaced
+            summary.deleted += result["num_deleted"] - replaced
+            summary.unchanged += result["num_skipped"]
+            if bar is not None:  # skipped chunks advance the bar too, so it ends at 100%
+                bar.update(len(chunks) - (embeddings.embedded - embedded_at_file_start))
+                bar.set_postfix(embedded=embeddings.embedded - embedded_before, refresh=False)
+    finally:
+        embeddings.on_progress = None
+        if bar is not None:
+            bar.close()
+
+    # Chunks of files that are no longer in the corpus (not touched by this run).
+    stale = records.list_keys(before=run_start)
+    if stale:
+        vector_store.delete(ids=stale)
+        records.delete_keys(stale)
+        summary.deleted += len(stale)
+
+    if summary.added or summary.updated or summary.deleted or rebuild:
+        store_mod.mark_state(settings, uuid.uuid4().hex[:12])
+    summary.embedded = embeddings.embedded - embedded_before
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
+
+
+def ensure_store(settings: Settings, log: Callable[[str], None] = print) -> IngestSummary | None:
+    """Build the store if it is missing (first run of the app); otherwise do nothing."""
+    if store_mod.store_state(settings) is not None and not str(store_mod.store_state(settings)).endswith(":0"):
+        return None
+    log(f"No store at {store_mod.location(settings)}: building it from {settings.corpus_dir} ...")
+    summary = run_ingest(settings, progress=True, log=log)
+    log(summary.to_text())
+    return summary

@@ -1,0 +1,128 @@
+"""The lexical leg: BM25 over Arabic-normalized tokens, plus a cross-script alias table.
+
+Dense vectors blur exact names; BM25 keeps them. But BM25 only helps Arabic if
+both sides are normalized the same way (``assistant.text``) and if a name
+written in Latin inside Arabic prose ("Akash Network") can be reached from its
+Arabic spelling (أكاش). The alias table, read from the front matter of the
+corpus files (``aliases`` and ``terms``), expands a query with every spelling
+of each name it mentions, tolerating one-letter typos ("Akahs", "رندر").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from assistant.text import normalize, tokenize
+
+
+@dataclass
+class AliasGroup:
+    """All spellings of one name; ``canonical`` is the form the corpus mostly uses."""
+
+    canonical: str
+    spellings: list[str]
+    token_sets: list[frozenset[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.token_sets = [frozenset(t) for t in (tokenize(s, drop_stopwords=False) for s in self.spellings) if t]
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Damerau distance <= 1 (one insertion, deletion, substitution or swap)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if la < lb else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1:]
+
+
+class AliasTable:
+    """Finds the names a text mentions, in any script, and returns their other spellings."""
+
+    def __init__(self, groups: Iterable[AliasGroup]) -> None:
+        self.groups = [g for g in groups if g.token_sets]
+        self.vocabulary = {tok for g in self.groups for ts in g.token_sets for tok in ts}
+
+    @classmethod
+    def from_metadatas(cls, metadatas: Iterable[dict]) -> AliasTable:
+        """Build from chunk metadata: each document's title with its ``aliases`` and ``terms`` entries."""
+        merged: dict[str, set[str]] = {}
+        for meta in metadatas:
+            aliases = [a.strip() for a in str(meta.get("aliases") or "").split(";") if a.strip()]
+            if aliases:
+                merged.setdefault(str(meta.get("title")), set()).update(aliases)
+            for entry in str(meta.get("terms") or "").split("|"):
+                names = [a.strip() for a in entry.split(";") if a.strip()]
+                if len(names) > 1:
+                    merged.setdefault(names[0], set()).update(names[1:])
+        return cls(AliasGroup(name, [name, *sorted(spellings)]) for name, spellings in merged.items())
+
+    def correct(self, tokens: Sequence[str]) -> list[str]:
+        """Map query tokens that are one edit away from a known name token onto it (typo tolerance)."""
+        out = []
+        for tok in tokens:
+            if tok in self.vocabulary or len(tok) < 4:
+                out.append(tok)
+                continue
+            match = next((v for v in self.vocabulary if len(v) >= 4 and _within_one_edit(tok, v)), None)
+            out.append(match or tok)
+        return out
+
+    def mentions(self, text: str) -> list[AliasGroup]:
+        """Groups whose spellings (all tokens of at least one) appear in the text, typo-tolerant."""
+        tokens = set(self.correct(tokenize(text, drop_stopwords=False)))
+        return [g for g in self.groups if any(ts <= tokens for ts in g.token_sets)]
+
+    def expand(self, text: str) -> list[str]:
+        """Extra tokens for a query: every spelling of every name it mentions."""
+        extra: list[str] = []
+        for group in self.mentions(text):
+            for spelling in group.spellings:
+                extra.extend(tokenize(spelling))
+        return extra
+
+
+class BM25Index:
+    """rank_bm25 over normalized tokens of each passage (and its document's aliases)."""
+
+    def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
+        self.ids = list(ids)
+        self.vocabulary = {tok for toks in token_lists for tok in toks}
+        # An empty token list would break BM25's averages; give it a placeholder.
+        self._bm25 = BM25Okapi([toks or ["\u2205"] for toks in token_lists]) if token_lists else None
+
+    @staticmethod
+    def document_tokens(page_content: str, metadata: dict) -> list[str]:
+        """Tokens indexed for a passage: its text (title line included) plus its aliases."""
+        return tokenize(page_content) + tokenize(str(metadata.get("aliases") or "").replace(";", " "))
+
+    def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (position, score) with a positive score, best first."""
+        if self._bm25 is None or not query_tokens:
+            return []
+        scores = self._bm25.get_scores(list(query_tokens))
+        if k < len(scores):
+            top = np.argpartition(-scores, k)[:k]
+        else:
+            top = np.arange(len(scores))
+        ranked = sorted(top, key=lambda i: -scores[i])
+        return [(int(i), float(scores[i])) for i in ranked if scores[i] > 0]
+
+
+def normalized_contains(haystack: str, needle: str) -> bool:
+    """Substring test after Arabic normalization on both sides."""
+    return normalize(needle) in normalize(haystack)

@@ -1,0 +1,148 @@
+"""Ingest end to end: incremental behaviour, bad files, embedder mismatch, the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import store as store_mod
+from assistant.embeddings import get_embeddings
+from assistant.indexing import IngestError, run_ingest
+from conftest import CORPUS, ROOT, make_settings
+
+QUIET = {"progress": False, "log": lambda m: None}
+
+
+def _small_corpus(tmp: Path) -> Path:
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "decentralizing-ai-overview.ar.md", corpus)
+    (corpus / "notes.md").write_text("# ملاحظة\n\nهذه ملاحظة قصيرة عن الحوسبة اللامركزية.\n", encoding="utf-8")
+    (corpus / "extra.txt").write_text("A short English note about GPU markets.\n", encoding="utf-8")
+    return corpus
+
+
+def _ids_by_source(settings) -> dict[str, set[str]]:
+    got = store_mod.get_client(settings).get_collection(settings.collection).get(include=["metadatas"])
+    out: dict[str, set[str]] = {}
+    for doc_id, meta in zip(got["ids"], got["metadatas"]):
+        out.setdefault(meta["source"], set()).add(doc_id)
+    return out
+
+
+def test_incremental_add_modify_delete(tmp_path: Path) -> None:
+    corpus = _small_corpus(tmp_path)
+    settings = make_settings(tmp_path, corpus)
+    first = run_ingest(settings, **QUIET)
+    assert first.files == 3 and first.failed == 0 and first.added == first.embedded > 3
+    before = _ids_by_source(settings)
+
+    again = run_ingest(settings, **QUIET)
+    assert (again.added, again.updated, again.deleted, again.embedded) == (0, 0, 0, 0)
+    assert again.unchanged == first.added
+
+    # add one file
+    (corpus / "new.md").write_text("# جديد\n\nملف جديد عن أسواق الحوسبة.\n", encoding="utf-8")
+    added = run_ingest(settings, **QUIET)
+    after_add = _ids_by_source(settings)
+    assert added.added == len(after_add["new.md"]) == added.embedded
+    assert {k: v for k, v in after_add.items() if k != "new.md"} == before
+
+    # modify one file: only its chunks change
+    (corpus / "notes.md").write_text("# ملاحظة\n\nنص معدل تماما عن الوكلاء.\n", encoding="utf-8")
+    modified = run_ingest(settings, **QUIET)
+    after_mod = _ids_by_source(settings)
+    assert modified.updated == 1 and modified.added == 0 and modified.deleted == 0 and modified.embedded == 1
+    assert after_mod["notes.md"].isdisjoint(after_add["notes.md"])
+    assert {k: v for k, v in after_mod.items() if k != "notes.md"} == {k: v for k, v in after_add.items() if k != "notes.md"}
+
+    # delete one file: its chunks disappear, nothing else moves
+    (corpus / "extra.txt").unlink()
+    deleted = run_ingest(settings, **QUIET)
+    after_del = _ids_by_source(settings)
+    assert "extra.txt" not in after_del and deleted.deleted == len(after_mod["extra.txt"]) and deleted.embedded == 0
+    assert {k: v for k, v in after_del.items()} == {k: v for k, v in after_mod.items() if k != "extra.txt"}
+    records = store_mod.get_record_manager(settings).list_keys()
+    assert sorted(records) == sorted(i for ids in after_del.values() for i in ids)  # no orphans either side
+
+
+BAD_FILES = {
+    "empty.md": b"",
+    "binary.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "latin1.md": "café résumé".encode("latin-1"),
+    "frontmatter.md": "---\ntitle: [unclosed\n---\n\nنص\n".encode(),
+    "image.pdf": b"%PDF-1.4 fake",
+}
+
+
+def test_bad_files_are_named_skipped_and_store_kept(tmp_path: Path) -> None:
+    corpus = _small_corpus(tmp_path)
+    settings = make_settings(tmp_path, corpus)
+    run_ingest(settings, **QUIET)
+    before = _ids_by_source(settings)
+    for name, data in BAD_FILES.items():
+        (corpus / name).write_bytes(data)
+    # a previously good file becomes broken: its old passages must survive
+    (corpus / "notes.md").write_bytes(b"\xff\xfe broken")
+    messages: list[str] = []
+    summary = run_ingest(settings, progress=False, log=messages.append)
+    reasons = {e["source"]: e["reason"] for e in summary.errors}
+    assert set(reasons) == set(BAD_FILES) | {"notes.md"}
+    assert "empty" in reasons["empty.md"] and "binary" in reasons["binary.md"]
+    assert "UTF-8" in reasons["latin1.md"] and "front matter" in reasons["frontmatter.md"]
+    assert "unsupported" in reasons["image.pdf"]
+    assert summary.failed == 6 and all(any(name in m for m in messages) for name in reasons)
+    assert _ids_by_source(settings) == before  # nothing lost
+
+
+def test_nothing_ingestible_is_an_error_and_keeps_store(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "empty.md").write_text("   \n", encoding="utf-8")
+    settings = make_settings(tmp_path, corpus)
+    with pytest.raises(IngestError, match="empty.md"):
+        run_ingest(settings, **QUIET)
+
+
+def test_embedder_mismatch_stops_with_rebuild_hint(tmp_path: Path) -> None:
+    corpus = _small_corpus(tmp_path)
+    settings = make_settings(tmp_path, corpus)
+    run_ingest(settings, **QUIET)
+    collection = store_mod.get_client(settings).get_collection(settings.collection)
+    meta = dict(collection.metadata)
+    meta.update(embedder_backend="sentence-transformers", embedder_model="all-MiniLM-L6-v2", embedder_dim=384)
+    collection.modify(metadata=meta)
+    with pytest.raises(store_mod.EmbedderMismatchError) as err:
+        store_mod.open_store(settings, get_embeddings(settings))
+    text = str(err.value)
+    assert "all-MiniLM-L6-v2" in text and "multilingual-e5-small" in text and "python ingest.py --rebuild" in text
+    rebuilt = run_ingest(settings, rebuild=True, **QUIET)
+    assert rebuilt.added > 0
+    store_mod.open_store(settings, get_embeddings(settings))  # no error after the rebuild
+
+
+def test_chroma_default_embedding_function_never_runs(built_settings, monkeypatch) -> None:
+    from chromadb.utils import embedding_functions
+
+    def boom(*a, **k):
+        raise AssertionError("Chroma's default embedding function was called (it would download a model)")
+
+    monkeypatch.setattr(embedding_functions.DefaultEmbeddingFunction, "__call__", boom)
+    from assistant.retrieval import Retriever
+
+    assert Retriever(built_settings).search("Akash", k=1).hits
+
+
+def test_ingest_cli_json_twice(tmp_path: Path) -> None:
+    corpus = _small_corpus(tmp_path)
+    cmd = [sys.executable, str(ROOT / "ingest.py"), "--corpus", str(corpus), "--store", str(tmp_path / "s"), "--json"]
+    runs = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=tmp_path).stdout) for _ in range(2)]
+    for run in runs:
+        assert {"files", "added", "updated", "deleted", "unchanged", "failed", "seconds"} <= set(run)
+    assert runs[0]["added"] > 0 and runs[1]["added"] == 0 and runs[1]["updated"] == 0
+    assert runs[1]["unchanged"] == runs[0]["added"]
