@@ -52,9 +52,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid (dense+BM25, RRF), dense or bm25.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    refusal_floor: float = Field(0.80, description="Best dense similarity below which the corpus is judged silent.")
+    refusal_floor: float = Field(0.78, description="Best dense similarity below which the corpus is judged silent.")
     refusal_coverage: float = Field(
-        0.34, description="Share of the question's key terms that must be found in the corpus to answer."
+        0.5, description="Share of the words a question asks about that the top passages must contain."
     )
 
     # answering

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rank_bm25 import BM25Okapi
+from rank_bm25 import BM25Plus
 
 from assistant.text import normalize, tokenize
 
@@ -97,13 +97,23 @@ class AliasTable:
 
 
 class BM25Index:
-    """rank_bm25 over normalized tokens of each passage (and its document's aliases)."""
+    """rank_bm25 over normalized tokens of each passage (and its document's aliases).
+
+    BM25+ rather than Okapi: Okapi's idf is zero or negative for a term found in
+    half the passages or more, which on a small corpus silences exactly the
+    names people ask about. BM25+ adds a constant to every passage, so only
+    passages sharing at least one query term are returned.
+    """
 
     def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
         self.ids = list(ids)
-        self.vocabulary = {tok for toks in token_lists for tok in toks}
+        self.postings: dict[str, set[int]] = {}
+        for position, toks in enumerate(token_lists):
+            for tok in toks:
+                self.postings.setdefault(tok, set()).add(position)
+        self.vocabulary = self.postings.keys()
         # An empty token list would break BM25's averages; give it a placeholder.
-        self._bm25 = BM25Okapi([toks or ["\u2205"] for toks in token_lists]) if token_lists else None
+        self._bm25 = BM25Plus([toks or ["\u2205"] for toks in token_lists]) if token_lists else None
 
     @staticmethod
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
@@ -114,13 +124,13 @@ class BM25Index:
         """Top-k (position, score) with a positive score, best first."""
         if self._bm25 is None or not query_tokens:
             return []
+        matching = set().union(*(self.postings.get(t, set()) for t in query_tokens))
+        if not matching:
+            return []
         scores = self._bm25.get_scores(list(query_tokens))
-        if k < len(scores):
-            top = np.argpartition(-scores, k)[:k]
-        else:
-            top = np.arange(len(scores))
-        ranked = sorted(top, key=lambda i: -scores[i])
-        return [(int(i), float(scores[i])) for i in ranked if scores[i] > 0]
+        candidates = np.fromiter(matching, dtype=np.int64)
+        ranked = candidates[np.argsort(-scores[candidates], kind="stable")][:k]
+        return [(int(i), float(scores[i])) for i in ranked]
 
 
 def normalized_contains(haystack: str, needle: str) -> bool:

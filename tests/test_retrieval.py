@@ -93,3 +93,29 @@ def test_refusal_on_unanswerable(retriever, question: str) -> None:
 
 def test_no_words_is_refused(retriever) -> None:
     assert retriever.search("؟؟ !!").refused
+
+
+@pytest.mark.parametrize("question", ["Who founded Akash Network?", "متى تم إطلاق io.net؟", "How many GPUs does Nosana have?"])
+def test_refusal_on_topic_but_unstated(retriever, question: str) -> None:
+    result = retriever.search(question)
+    assert result.refused and result.reason
+
+
+def test_english_question_reaches_arabic_only_passage(retriever) -> None:
+    result = retriever.search("Is decentralized data easy to tokenize?", k=3)
+    assert any("البيانات اللامركزية صعبة" in h.text for h in result.hits)
+    assert not result.refused
+
+
+def test_shipped_eval_set_meets_targets(built_settings, retriever) -> None:
+    """Regression guard for the targets of the retrieval work (see README, Evaluation)."""
+    from assistant.evaluation import run_eval
+    from conftest import ROOT
+
+    summary = run_eval(built_settings, ROOT / "tests" / "eval" / "qa.jsonl", k=5, retriever=retriever)["summary"]
+    assert summary["questions"] >= 60 and summary["refusal"]["unanswerable"] >= 6
+    for lang in ("ar", "en"):
+        assert summary["by_lang"][lang]["recall@5"] >= 0.97, summary["by_lang"][lang]
+        assert summary["by_lang"][lang]["mrr"] >= 0.9, summary["by_lang"][lang]
+    assert summary["refusal"]["refusal_rate"] >= 0.9
+    assert summary["refusal"]["false_refusal_rate"] <= 0.05
