@@ -23,7 +23,9 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.config import Settings
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
-from assistant.retrieval import Hit, RetrievalResult, Retriever, Turn
+from assistant.glossary import english_stem
+from assistant.lexical import AliasTable
+from assistant.retrieval import Hit, RetrievalResult, Retriever, Turn, cross_lingual_tokens, focus_terms
 from assistant.text import Language, detect_language, fold, split_sentences, tokenize
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,،]\s*\d+)*)\s*\]")
@@ -49,7 +51,10 @@ MESSAGES = {
         "ar": "السؤال طويل جدًا ({n} حرفًا، والحد {limit}). من فضلك اختصره.",
     },
     "quote": {"en": "From the sources (quoted, no language model):", "ar": "من المصادر (اقتباس حرفي، دون نموذج لغوي):"},
-    "quote_other_language": {"en": "(the passage is in Arabic)", "ar": "(المقطع بالإنجليزية)"},
+    "quote_other_language": {
+        "en": "(Quoted in Arabic, the language of the source: no English passage states this.)",
+        "ar": "(الاقتباس بالإنجليزية كما ورد في المصدر.)",
+    },
     "fallback": {
         "en": "The language model is unavailable ({error}); here are the passages' own words instead.",
         "ar": "النموذج اللغوي غير متاح ({error})؛ إليك نص المصادر نفسه بدلًا من ذلك.",
@@ -195,6 +200,7 @@ def _units(text: str) -> list[str]:
         line = line.strip()
         if not line or line.startswith("!["):
             continue
+        line = re.sub(r"^\*\*(English|العربية)\s*:\*\*\s*", "", line)
         if line.startswith(("- ", "* ")):
             units.append(line[2:].strip())
         else:
@@ -202,22 +208,70 @@ def _units(text: str) -> list[str]:
     return [u for u in units if len(tokenize(u, drop_stopwords=False)) >= 2]
 
 
-def extractive_answer(question: str, result: RetrievalResult, alias_tokens: Sequence[str] = (), max_units: int = 3) -> tuple[str, list[Citation]]:
+def _dedupe(chosen: list[tuple]) -> list[tuple]:
+    """Drop a quote whose words are mostly contained in a better one (article vs project file)."""
+    kept: list[tuple] = []
+    seen: set[str] = set()
+    for item in sorted(chosen, key=lambda s: -s[0]):
+        words = set(tokenize(item[4]))
+        if words and len(words & seen) >= 0.8 * len(words):
+            continue
+        kept.append(item)
+        seen |= words
+    return kept
+
+
+def _with_subject(chosen: list[tuple], scored: list[tuple], language: str, entities: set[str], aliases: AliasTable | None) -> list[tuple]:
+    """A sentence like "It moved to Solana." needs its passage's opening sentence to say who."""
+    if aliases is None or not entities:
+        return chosen
+    out = list(chosen)
+    for item in chosen:
+        _, _, rank, position, unit = item
+        if position == 0 or entities & {g.canonical for g in aliases.mentions(unit)}:
+            continue
+        opener = next((s for s in scored if s[2] == rank and s[3] < position and detect_language(s[4]) == detect_language(unit)
+                       and entities & {g.canonical for g in aliases.mentions(s[4])}), None)
+        if opener is not None and opener not in out:
+            out.append(opener)
+    return out
+
+
+def _stems(tokens: Sequence[str]) -> set[str]:
+    return {english_stem(t) if t.isascii() else t for t in tokens}
+
+
+def extractive_answer(
+    question: str,
+    result: RetrievalResult,
+    name_tokens: Sequence[str] = (),
+    focus_tokens: Sequence[str] = (),
+    max_units: int = 3,
+    aliases: AliasTable | None = None,
+) -> tuple[str, list[Citation]]:
     """Quote the most relevant sentences of the best passages, each with its marker.
 
-    A unit scores by how many query words it contains (names expanded across
-    scripts), with a prior for the passage's rank. Units in the question's
-    language win ties, so an English question gets the English section of a
-    bilingual passage when the corpus has one.
+    A unit scores by the words of what is asked (``focus_tokens``, with their
+    glossary translations) it contains, names counting less, plus a prior for
+    the passage's rank. Units in the question's language win ties, so an
+    English question gets the English section of a bilingual passage.
     """
     language = result.language
-    query = set(tokenize(result.query)) | set(alias_tokens)
+    names = _stems(name_tokens)
+    focus = _stems(focus_tokens) - names
+    entities = {g.canonical for g in aliases.mentions(result.query)} if aliases is not None else set()
     scored: list[tuple[float, float, int, int, str]] = []
     for rank, hit in enumerate(result.hits[:3]):
+        # A passage about the entity asked about beats one that merely shares words.
+        about = 0.0
+        if aliases is not None and entities:
+            about = 0.5 if entities & {g.canonical for g in aliases.mentions(hit.doc.page_content)} else 0.0
         for position, unit in enumerate(_units(hit.text)):
-            overlap = len(set(tokenize(unit)) & query) / (len(query) or 1)
+            words = _stems(tokenize(unit))
+            # What is asked decides; names only decide "what is X?" questions (no focus words).
+            overlap = len(words & focus) / len(focus) if focus else min(len(words & names), 2) / 2
             same_language = detect_language(unit) == language
-            score = overlap + 0.1 * same_language + 0.1 / (rank + 1) - 0.01 * position
+            score = overlap + about + 0.1 * same_language + 0.1 / (rank + 1) - 0.01 * position
             scored.append((score, overlap, rank, position, unit))
     if not scored:
         return message("no_support", language), []
@@ -228,7 +282,13 @@ def extractive_answer(question: str, result: RetrievalResult, alias_tokens: Sequ
         # ranking and quote the opening of the best passage.
         chosen = [min((s for s in scored if s[2] == 0), key=lambda s: s[3])]
     else:
-        chosen = [s for s in scored if s[1] > 0 and s[0] >= 0.6 * best_score][:max_units]
+        chosen = [s for s in scored if s[1] >= 0.5 * best_overlap and s[0] >= 0.75 * best_score]
+        # Bilingual passages and the project files repeat the article's facts: when
+        # quotes exist in the question's language, quote only those.
+        if any(detect_language(s[4]) == language for s in chosen):
+            chosen = [s for s in chosen if detect_language(s[4]) == language]
+        chosen = _dedupe(chosen)[:max_units]
+        chosen = _dedupe(_with_subject(chosen, scored, language, entities, aliases))
     chosen.sort(key=lambda s: (s[2], s[3]))  # reading order: passage rank, then position
     lines, hits_used = [], []
     for _, _, rank, _, unit in chosen:
@@ -236,11 +296,10 @@ def extractive_answer(question: str, result: RetrievalResult, alias_tokens: Sequ
         if hit not in hits_used:
             hits_used.append(hit)
         marker = hits_used.index(hit) + 1
-        note = ""
-        if detect_language(unit) != language and language == "en":
-            note = " " + message("quote_other_language", language)
-        lines.append(f"- {unit} [{marker}]{note}")
+        lines.append(f"- {unit} [{marker}]")
     citations = [Citation.from_hit(i + 1, h) for i, h in enumerate(hits_used)]
+    if any(detect_language(unit) != language for *_, unit in chosen):
+        lines.append(message("quote_other_language", language))
     return message("quote", language) + "\n" + "\n".join(lines), citations
 
 
@@ -331,9 +390,13 @@ def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] |
         yield StreamEvent("final", response=base)
         return
 
-    alias_tokens = assistant.retriever.snapshot().aliases.expand(result.query)
+    query_tokens = tokenize(result.query)
+    aliases = assistant.retriever.snapshot().aliases
+    focus = focus_terms(query_tokens, aliases, result.query)
+    name_tokens = aliases.expand(result.query)
+    focus_tokens = focus + cross_lingual_tokens(focus)
     if assistant.backend == "extractive":
-        base.answer, base.citations = extractive_answer(cleaned, result, alias_tokens)
+        base.answer, base.citations = extractive_answer(cleaned, result, name_tokens, focus_tokens, aliases=aliases)
         for piece in re.split(r"(\s+)", base.answer):
             if piece:
                 yield StreamEvent("token", text=piece)
@@ -343,7 +406,7 @@ def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] |
     try:
         raw = yield from _stream_llm(assistant, build_messages(cleaned, history, result.hits, result.language))
     except LLMError as exc:
-        base.answer, base.citations = extractive_answer(cleaned, result, alias_tokens)
+        base.answer, base.citations = extractive_answer(cleaned, result, name_tokens, focus_tokens, aliases=aliases)
         base.error = str(exc)
         base.notice = message("fallback", result.language, error=str(exc))
         base.backend = "extractive"

@@ -79,7 +79,7 @@ def chunk_corpus(scan: CorpusScan, settings: Settings, embeddings: ProgressEmbed
 
 def _lock_path(settings: Settings) -> Path:
     if settings.server_mode:
-        path = Path("data") / f"ingest-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.lock"
+        path = Path(settings.store_dir).parent / f"ingest-{settings.chroma_host}-{settings.chroma_port}-{settings.collection}.lock"
     else:
         path = Path(settings.store_dir) / f"ingest-{settings.collection}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

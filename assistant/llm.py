@@ -87,7 +87,7 @@ def _build(settings: Settings) -> BaseChatModel:
         try:
             from langchain_community.chat_models import ChatLlamaCpp
         except ImportError as exc:
-            raise LLMError('llama-cpp-python is not installed: pip install ".[local]"', transient=False) from exc
+            raise LLMError(f'the local backend is not installed ({exc.name}): pip install ".[local]"', transient=False) from exc
         path = resolve_model_path(settings)
         try:
             return ChatLlamaCpp(

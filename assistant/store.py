@@ -63,15 +63,16 @@ def location(settings: Settings) -> str:
 def record_db_url(settings: Settings) -> str:
     """Record manager location: explicit URL, else a SQLite file beside the local store.
 
-    In server mode the file sits in ``data/`` named after the server and the
-    collection, so two servers never share bookkeeping. A team that runs ingest
+    In server mode the file sits next to where the local store would be
+    (``data/`` by default), named after the server, so two servers never share
+    bookkeeping. A team that runs ingest
     from several machines sets RECORD_DB_URL to a shared database.
     """
     if settings.record_db_url:
         return settings.record_db_url
     if settings.server_mode:
         tag = hashlib.sha1(f"{settings.chroma_host}:{settings.chroma_port}".encode()).hexdigest()[:8]
-        path = Path("data") / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
+        path = Path(settings.store_dir).parent / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
     else:
         path = Path(settings.store_dir) / "ingest-records.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
