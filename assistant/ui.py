@@ -277,12 +277,22 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
                         return f"error: {exc}"
 
                 reingest.click(do_reingest, outputs=reingest_out, api_name=False)
-        gr.Examples(EXAMPLES, inputs=box, label="Examples · أمثلة")
+        gr.Markdown("Examples · أمثلة")
+        with gr.Row(elem_id="examples"):
+            example_buttons = [(gr.Button(q, size="sm", elem_classes=["example"]), q) for q in EXAMPLES]
 
         def respond(question, display, state, k, sources):
             yield from chat_turn(assistant, question, display, state, k, sources)
 
         outputs = [chatbot, turns, box]
+
+        def run_example(question: str):
+            def handler(display, state, k, sources):
+                yield from chat_turn(assistant, question, display, state, k, sources)
+            return handler
+
+        for button, question in example_buttons:  # an example runs on click, like a typed question
+            button.click(run_example(question), [chatbot, turns, top_k, show_sources], outputs, api_name=False)
         box.submit(respond, [box, chatbot, turns, top_k, show_sources], outputs, api_name=False)
         send.click(respond, [box, chatbot, turns, top_k, show_sources], outputs, api_name=False)
         clear.click(lambda: ([], [], ""), None, outputs, api_name=False)

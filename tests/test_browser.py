@@ -85,7 +85,8 @@ def ask(page, question: str, expect: str) -> None:
     box.press("Enter")
     page.wait_for_function(
         """([n, expect]) => { const m = document.querySelectorAll('#chat .msg');
-             return m.length >= n + 2 && m[m.length - 1].innerText.includes(expect); }""",
+             const last = m[m.length - 1];
+             return m.length >= n + 2 && last.querySelector('.answer, .refusal') && last.innerText.includes(expect); }""",
         arg=[count, expect], timeout=60_000,
     )
 
@@ -94,7 +95,7 @@ def last_answer_direction(page) -> str:
     return page.evaluate(
         """() => { const m = document.querySelectorAll('#chat .msg');
              const p = m[m.length - 1].querySelector('.answer p, .answer li, .refusal p');
-             return getComputedStyle(p).direction; }"""
+             return p ? getComputedStyle(p).direction : 'missing: ' + m[m.length - 1].innerHTML.slice(0, 400); }"""
     )
 
 
@@ -119,3 +120,15 @@ def test_corpus_html_is_shown_as_text_and_never_runs(page) -> None:
     assert page.evaluate("() => window.__xss") is None
     assert page.dialogs == []
     assert last.locator("script").count() == 0 and last.locator("img").count() == 0
+
+
+def test_example_runs_on_click_and_follow_up_uses_history(page) -> None:
+    page.get_by_role("button", name="Which blockchain do io.net and Nosana use?").click()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chat .msg'); const l = m[m.length - 1];"
+        " return l && l.querySelector('.answer') && l.innerText.includes('Solana'); }",
+        timeout=60_000,
+    )
+    ask(page, "وعلى أي بلوك تشين يعتمد؟", "Solana")
+    assert last_answer_direction(page) == "rtl"
+    page.screenshot(path=str(SHOTS / "example-and-follow-up.png"), full_page=True)
