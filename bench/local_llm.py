@@ -1,6 +1,6 @@
 """Local-LLM benchmark: time to first token, tokens per second, and answer quality per GGUF.
 
-    python bench/llm.py [--models smollm2 gemma3-270m] [--questions 10] [--json]
+    python bench/local_llm.py [--models smollm2 gemma3-270m] [--questions 10] [--json]
 
 Quality is measured, not eyeballed: for each answer, the share of questions
 with at least one valid citation, the share of sentences flagged unsupported
