@@ -3,11 +3,8 @@ an OpenAI-compatible server on 127.0.0.1 (llama-cpp-python's), and failing endpo
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,15 +13,9 @@ from assistant.chain import Assistant, answer, answer_stream
 from assistant.indexing import run_ingest
 from assistant.llm import resolve_model_path
 from assistant.retrieval import Retriever
-from conftest import CORPUS, make_settings
+from conftest import CORPUS, free_port, make_settings, serving
 
 QUIET = {"progress": False, "log": lambda m: None}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_sentence_transformers_backend_on_shipped_model(tmp_path: Path) -> None:
@@ -82,31 +73,11 @@ def test_missing_gguf_falls_back_with_message(built_settings, tmp_path: Path) ->
 def openai_server(gguf: Path):
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, with an API key."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--api_key", "test-key", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+           "--n_ctx", "4096", "--api_key", "test-key", "--model_alias", "smollm2"]
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            request = urllib.request.Request(url + "/models", headers={"Authorization": "Bearer test-key"})
-            urllib.request.urlopen(request, timeout=2).read()
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError("llama_cpp.server exited early")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("llama_cpp.server did not start within 120 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(cmd, url + "/models", 120, headers={"Authorization": "Bearer test-key"}):
+        yield url
 
 
 def _openai_settings(built_settings, url: str, key: str = "test-key"):

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, ROOT
-from test_backends import free_port
+from conftest import CORPUS, ROOT, free_port, serving
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,28 +32,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
     (corpus / "xss.md").write_text(XSS_DOC, encoding="utf-8")
     port = free_port()
     env = {**os.environ, "LLM_BACKEND": "extractive", "STORE_DIR": str(tmp / "store"), "CORPUS_DIR": str(corpus)}
-    log = open(tmp / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180  # first run builds the store
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError((tmp / "app.log").read_text())
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with open(tmp / "app.log", "w") as log:  # first run builds the store: allow 180 s
+        with serving([sys.executable, str(ROOT / "app.py"), "--port", str(port)], url, 180, cwd=tmp, env=env, stdout=log):
+            yield url
 
 
 @pytest.fixture(scope="module")

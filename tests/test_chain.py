@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
-from langchain_core.messages import AIMessage
 
 from assistant.chain import Assistant, answer, answer_stream, build_messages, parse_citations
 from assistant.retrieval import Retriever
-from conftest import make_settings
 
 
 class FailingChatModel(GenericFakeChatModel):

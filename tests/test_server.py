@@ -4,18 +4,14 @@ then ingest, an incremental re-ingest and retrieval through chromadb.HttpClient.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from assistant.indexing import run_ingest
 from assistant.retrieval import Retriever
-from conftest import CORPUS, make_settings
-from test_backends import free_port
+from conftest import CORPUS, free_port, make_settings, serving
 
 QUIET = {"progress": False, "log": lambda m: None}
 
@@ -25,26 +21,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).read()
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError("chroma server exited early")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("chroma server did not answer its heartbeat within 60 s")
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    cmd = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with serving(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat", 60):
+        yield port
 
 
 def test_ingest_reingest_and_retrieve_against_server(tmp_path: Path, chroma_server: int) -> None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
 from assistant.chain import AnswerResponse, Assistant, Citation
 from assistant.indexing import run_ingest
 from assistant.ui import highlight, render_response, render_text
-from conftest import CORPUS, make_settings
-from test_backends import free_port
+from conftest import CORPUS, free_port, make_settings
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
