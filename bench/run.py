@@ -1,0 +1,225 @@
+"""Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results.json.
+
+    python bench/run.py --size tiny|1k|10k|100k [--seed 7] [--skip-app] [--out bench/results.json]
+
+One run measures, on the same texts: the bare embedder's throughput and the
+full ingest's (their ratio shows what ingest adds), an incremental re-ingest
+after changing 1% of the files (seconds, and chunks re-embedded against the
+chunks whose ids changed), retrieval latency p50/p95 over 200 bilingual
+queries (dense and hybrid), the app's cold start to first answer, and peak RSS
+of ingest and of the app. Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SIZES = {"tiny": 40, "1k": 1_000, "10k": 10_000, "100k": 100_000}
+CHUNKS_PER_FILE = 10
+NAMES = ["Akash Network", "Render Network", "io.net", "Nosana", "Aethir", "Iagon", "CUDOS", "Ritual", "NetMind.AI",
+         "OctaSpace", "AIOZ Network", "Dynex", "Phoenix", "OpFlow", "OpSec", "Nuco.cloud"]
+AR_NAMES = ["أكاش", "ريندر", "آي أو نت", "نوسانا", "إيثير", "إياغون", "كودوس", "ريتشوال"]
+EN_WORDS = ("decentralized compute market GPU cloud blockchain inference training tokens data models agents "
+            "storage streaming pricing auction costs performance network platform infrastructure rewards").split()
+
+
+def article_vocabulary() -> list[str]:
+    text = (ROOT / "corpus" / "decentralizing-ai-overview.ar.md").read_text(encoding="utf-8")
+    words = [w.strip("*:،.()[]!\"'") for w in text.split()]
+    return [w for w in words if w and any("\u0600" <= ch <= "\u06ff" for ch in w)]
+
+
+def paragraph(rng: random.Random, vocab: list[str], english: bool) -> str:
+    name = rng.choice(NAMES)
+    if english:
+        words = [rng.choice(EN_WORDS) for _ in range(rng.randint(35, 55))]
+        return f"{name} " + " ".join(words) + "."
+    words = [rng.choice(vocab) for _ in range(rng.randint(35, 55))]
+    words.insert(rng.randint(0, len(words)), name)
+    return " ".join(words) + "."
+
+
+def make_corpus(target: Path, chunks: int, seed: int) -> int:
+    """Deterministic files of CHUNKS_PER_FILE short sections each (one section = one chunk)."""
+    rng = random.Random(seed)
+    vocab = article_vocabulary()
+    files = max(1, chunks // CHUNKS_PER_FILE)
+    for f in range(files):
+        sections = []
+        for s in range(CHUNKS_PER_FILE):
+            sections.append(f"## قسم {s} · section {s}\n\n{paragraph(rng, vocab, english=(s % 3 == 2))}\n")
+        (target / f"doc-{f:06d}.md").write_text(f"---\ntitle: وثيقة {f}\n---\n\n" + "\n".join(sections), encoding="utf-8")
+    return files
+
+
+def queries(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed + 1)
+    templates = ["ما هي {}؟", "What is {}?", "كيف تعمل منصة {} في الحوسبة اللامركزية؟", "How does {} price GPU compute?",
+                 "هل تقدم {} تدريب النماذج؟", "Which blockchain does {} use?"]
+    pool = NAMES + AR_NAMES
+    return [rng.choice(templates).format(rng.choice(pool)) for _ in range(n)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_ingest_subprocess(settings_env: dict[str, str]) -> tuple[dict, float, int]:
+    """Ingest in a child process, so its peak RSS is its own."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "ingest.py"), "--json"], env=settings_env, cwd=ROOT,
+                          capture_output=True, text=True, check=True, timeout=6 * 3600)
+    seconds = time.perf_counter() - started
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return json.loads(proc.stdout.strip().splitlines()[-1]), seconds, rss_kb
+
+
+def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
+    """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (kB)."""
+    import socket
+
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                client.predict("What is Akash Network?", [], 5, api_name="/ask")
+                break
+            except Exception:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("the app did not answer") from None
+                time.sleep(0.5)
+        seconds = time.perf_counter() - started
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+        return seconds, rss
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=SIZES, default="1k")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+
+    from assistant.chunking import chunk_document
+    from assistant.config import Settings
+    from assistant.corpus import scan_corpus
+    from assistant.embeddings import get_embeddings
+    from assistant.retrieval import Retriever
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        corpus, store = work / "corpus", work / "store"
+        corpus.mkdir()
+        files = make_corpus(corpus, SIZES[args.size], args.seed)
+        env = {**os.environ, "CORPUS_DIR": str(corpus), "STORE_DIR": str(store), "LLM_BACKEND": "extractive"}
+        settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=store)
+        embeddings = get_embeddings(settings)
+
+        scan = scan_corpus(corpus)
+        chunks = [c for d in scan.documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
+        texts = [c.page_content for c in chunks]
+        tokens = sum(embeddings.count_tokens(t) for t in texts)
+        started = time.perf_counter()
+        embeddings.embed_documents(texts)
+        bare = time.perf_counter() - started
+
+        summary, ingest_seconds, ingest_rss = run_ingest_subprocess(env)
+        before = {c.metadata["id"] for c in chunks}
+
+        rng = random.Random(args.seed + 2)
+        changed_files = rng.sample(sorted(corpus.glob("*.md")), max(1, files // 100))
+        for path in changed_files:
+            path.write_text(path.read_text(encoding="utf-8") + "\nتحديث: سطر جديد للاختبار. An added line.\n", encoding="utf-8")
+        after_chunks = [c for d in scan_corpus(corpus).documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
+        expected = len({c.metadata["id"] for c in after_chunks} - before)
+        incremental, incremental_seconds, _ = run_ingest_subprocess(env)
+
+        retriever = Retriever(settings)
+        qs = queries(args.queries, args.seed)
+        retriever.search(qs[0])  # warm: BM25 built once for this store state
+        latency = {}
+        for mode in ("dense", "hybrid"):
+            times = []
+            for q in qs:
+                t = time.perf_counter()
+                retriever.search(q, mode=mode)
+                times.append((time.perf_counter() - t) * 1000)
+            latency[mode] = {"p50_ms": round(percentile(times, 0.5), 1), "p95_ms": round(percentile(times, 0.95), 1)}
+
+        app = {"cold_start_to_first_answer_s": None, "peak_rss_mb": None}
+        if not args.skip_app:
+            seconds, rss = app_cold_start(env)
+            app = {"cold_start_to_first_answer_s": round(seconds, 2), "peak_rss_mb": round(rss / 1024, 1)}
+
+        results = {
+            "size": args.size, "seed": args.seed, "files": files, "chunks": len(chunks), "tokens": tokens,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "embedder": {"seconds": round(bare, 2), "chunks_per_s": round(len(chunks) / bare, 2), "tokens_per_s": round(tokens / bare, 1)},
+            "ingest": {"seconds": round(ingest_seconds, 2), "chunks_per_s": round(len(chunks) / ingest_seconds, 2),
+                       "added": summary["added"], "peak_rss_mb": round(ingest_rss / 1024, 1)},
+            "ingest_vs_embedder": round(bare / ingest_seconds, 3),
+            "incremental": {"files_changed": len(changed_files), "seconds": round(incremental_seconds, 2),
+                            "embedded": incremental["embedded"], "expected_changed_chunks": expected,
+                            "deleted_or_replaced": incremental["updated"] + incremental["deleted"]},
+            "retrieval": latency,
+            "app": app,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"size {results['size']}: {results['chunks']} chunks in {results['files']} files, {results['tokens']} tokens")
+    print(f"{'measure':<34}{'value':>14}")
+    rows = [
+        ("embedder chunks/s", results["embedder"]["chunks_per_s"]),
+        ("embedder tokens/s", results["embedder"]["tokens_per_s"]),
+        ("ingest chunks/s", results["ingest"]["chunks_per_s"]),
+        ("ingest / embedder (target >= 0.7)", results["ingest_vs_embedder"]),
+        ("incremental re-ingest s", results["incremental"]["seconds"]),
+        ("  re-embedded / changed chunks", f"{results['incremental']['embedded']}/{results['incremental']['expected_changed_chunks']}"),
+        ("dense p50 / p95 ms", f"{latency['dense']['p50_ms']} / {latency['dense']['p95_ms']}"),
+        ("hybrid p50 / p95 ms", f"{latency['hybrid']['p50_ms']} / {latency['hybrid']['p95_ms']}"),
+        ("ingest peak RSS MB", results["ingest"]["peak_rss_mb"]),
+        ("app cold start to 1st answer s", app["cold_start_to_first_answer_s"]),
+        ("app peak RSS MB", app["peak_rss_mb"]),
+    ]
+    for name, value in rows:
+        print(f"{name:<34}{value!s:>14}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
