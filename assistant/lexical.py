@@ -107,13 +107,24 @@ class BM25Index:
 
     def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
         self.ids = list(ids)
-        self.postings: dict[str, set[int]] = {}
-        for position, toks in enumerate(token_lists):
-            for tok in toks:
-                self.postings.setdefault(tok, set()).add(position)
-        self.vocabulary = self.postings.keys()
         # An empty token list would break BM25's averages; give it a placeholder.
-        self._bm25 = BM25Plus([toks or ["\u2205"] for toks in token_lists]) if token_lists else None
+        corpus = [toks or ["\u2205"] for toks in token_lists]
+        self._bm25 = BM25Plus(corpus) if corpus else None
+        # Postings (passage positions and term frequencies per term) let a query touch only the
+        # passages that contain its terms, instead of rank_bm25's loop over every passage per term.
+        positions: dict[str, list[int]] = {}
+        freqs: dict[str, list[int]] = {}
+        if self._bm25 is not None:
+            for position, counts in enumerate(self._bm25.doc_freqs):
+                for term, tf in counts.items():
+                    positions.setdefault(term, []).append(position)
+                    freqs.setdefault(term, []).append(tf)
+        self.postings = {t: (np.asarray(p, dtype=np.int64), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
+        self.vocabulary = self.postings.keys()
+        self._norm = None
+        if self._bm25 is not None:
+            b, k1 = self._bm25.b, self._bm25.k1
+            self._norm = k1 * (1 - b + b * np.asarray(self._bm25.doc_len, dtype=np.float64) / self._bm25.avgdl)
 
     @staticmethod
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
@@ -124,13 +135,25 @@ class BM25Index:
         """Top-k (position, score) with a positive score, best first."""
         if self._bm25 is None or not query_tokens:
             return []
-        matching = set().union(*(self.postings.get(t, set()) for t in query_tokens))
-        if not matching:
+        bm25 = self._bm25
+        total = np.zeros(len(self.ids))
+        touched = []
+        for term in query_tokens:
+            posting = self.postings.get(term)
+            if posting is None:
+                continue
+            positions, tf = posting
+            idf = bm25.idf[term]
+            total[positions] += idf * tf * (bm25.k1 + 1) / (self._norm[positions] + tf)
+            touched.append(positions)
+        if not touched:
             return []
-        scores = self._bm25.get_scores(list(query_tokens))
-        candidates = np.fromiter(matching, dtype=np.int64)
-        ranked = candidates[np.argsort(-scores[candidates], kind="stable")][:k]
-        return [(int(i), float(scores[i])) for i in ranked]
+        candidates = np.unique(np.concatenate(touched))
+        # BM25+ adds idf * delta for every known query term to every passage: the same constant
+        # for all, so it does not change the order; it is added so scores equal rank_bm25's.
+        constant = sum(bm25.idf.get(t, 0.0) * bm25.delta for t in query_tokens)
+        order = candidates[np.argsort(-total[candidates], kind="stable")][:k]
+        return [(int(i), float(total[i] + constant)) for i in order]
 
 
 def normalized_contains(haystack: str, needle: str) -> bool:

@@ -119,3 +119,19 @@ def test_shipped_eval_set_meets_targets(built_settings, retriever) -> None:
         assert summary["by_lang"][lang]["mrr"] >= 0.9, summary["by_lang"][lang]
     assert summary["refusal"]["refusal_rate"] >= 0.9
     assert summary["refusal"]["false_refusal_rate"] <= 0.05
+
+
+def test_bm25_postings_scores_equal_rank_bm25() -> None:
+    import random
+
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(60)] + ["اكاش", "سولانا", "حوسبه"]
+    docs = [[rng.choice(vocab) for _ in range(rng.randint(5, 40))] for _ in range(300)]
+    index = BM25Index([str(i) for i in range(300)], docs)
+    for _ in range(10):
+        query = [rng.choice(vocab) for _ in range(4)] + ["unknown-term"]
+        reference = index._bm25.get_scores(query)
+        got = index.search(query, 15)
+        assert got and all(abs(reference[i] - score) < 1e-9 for i, score in got)
+        assert got[0][1] == pytest.approx(max(reference))
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
