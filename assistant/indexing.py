@@ -174,11 +174,28 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         records.delete_keys(stale)
         summary.deleted += len(stale)
 
+    # Vectors the records do not know (a run killed between the store write and the record
+    # update, then the file changed again) would be orphans forever: remove them.
+    orphans = orphan_ids(vector_store, records)
+    if orphans:
+        vector_store.delete(ids=orphans)
+        summary.deleted += len(orphans)
+
     if summary.added or summary.updated or summary.deleted or rebuild:
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = embeddings.embedded - embedded_before
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def orphan_ids(vector_store, records) -> list[str]:
+    """Ids stored in Chroma that the record manager does not track."""
+    stored: set[str] = set()
+    collection = vector_store._collection
+    page = 10_000
+    for offset in range(0, collection.count(), page):
+        stored.update(collection.get(include=[], limit=page, offset=offset)["ids"])
+    return sorted(stored - set(records.list_keys()))
 
 
 def _progress_bar(total: int, enabled: bool):
