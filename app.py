@@ -1,8 +1,11 @@
 """The web app: ``python app.py [--host 127.0.0.1] [--port 7860] [--backend NAME] [--model-path GGUF]``.
 
 Builds the store on first run (progress bar in the terminal), prints the URL
-and who answers, then serves the Gradio chat.
+and who answers, warns when it listens beyond this machine without a login,
+then serves the Gradio chat (assistant/ui.py).
 """
+
+from __future__ import annotations
 
 import argparse
 import sys
@@ -12,37 +15,51 @@ from assistant.config import load_settings
 from assistant.indexing import IngestError, ensure_store
 from assistant.llm import backend_label
 from assistant.store import StoreError
-from assistant.ui import launch
+from assistant.ui import exposure_warning, launch
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Bilingual chat over the decentralized-AI corpus.")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Bilingual (Arabic/English) chat over the decentralized-AI corpus.")
     parser.add_argument("--host", help="address to bind (APP_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (APP_PORT, default 7860)")
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
     parser.add_argument("--allow-reingest", action="store_true", help="show a re-ingest button in the UI")
     parser.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="who answers (LLM_BACKEND)")
-    parser.add_argument("--model-path", help="GGUF file for --backend llamacpp (LLM_MODEL_PATH)")
+    parser.add_argument("--model-path", help="GGUF file (or smollm2 / gemma3-270m) for llamacpp (LLM_MODEL_PATH); "
+                                             "implies --backend llamacpp when no backend is set")
     parser.add_argument("--store", dest="store_dir", help="Chroma folder (STORE_DIR)")
     parser.add_argument("--corpus", dest="corpus_dir", help="corpus folder (CORPUS_DIR)")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args()
+def settings_from(args: argparse.Namespace):
     settings = load_settings(app_host=args.host, app_port=args.port, llm_backend=args.backend,
                              llm_model_path=args.model_path, store_dir=args.store_dir, corpus_dir=args.corpus_dir)
+    if args.model_path and settings.llm_backend is None:  # a bigger GGUF is one flag
+        settings = settings.model_copy(update={"llm_backend": "llamacpp"})
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
     try:
         ensure_store(settings)
         assistant = build_assistant(settings)
     except (IngestError, StoreError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if settings.app_host not in ("127.0.0.1", "localhost", "::1") and not (settings.app_username and settings.app_password):
-        print(f"warning: binding to {settings.app_host} without a login; set APP_USERNAME and APP_PASSWORD", file=sys.stderr)
+    warning = exposure_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"Answers: {backend_label(settings)}")
-    print(f"Open http://{settings.app_host}:{settings.app_port}/  (Ctrl+C to stop)", flush=True)
-    launch(settings, assistant, share=args.share, allow_reingest=args.allow_reingest)
+    host = f"[{settings.app_host}]" if ":" in settings.app_host else settings.app_host
+    print(f"Open http://{host}:{settings.app_port}/  (Ctrl+C to stop)", flush=True)
+    try:
+        launch(settings, assistant, share=args.share, allow_reingest=args.allow_reingest)
+    except OSError as exc:  # e.g. the port is taken
+        print(f"error: cannot serve on {settings.app_host}:{settings.app_port}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -103,11 +103,11 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> li
 _REFERRING = {
     normalize(w)
     for w in """it its they them their this that these those there he she his her him
-    فيها فيه منها منه لها له عنها عنه بها به هو هي هذا هذه ذلك تلك هذي هاد هادا هاي
+    فيها فيه منها منه لها له عنها عنه بها به هذا هذه ذلك تلك هذي هاد هادا هاي
     المشروع المنصه الشبكه same""".split()
 }
 _FOLLOW_UP_OPENERS = re.compile(
-    r"^\s*(and|also|what about|how about|وماذا|وما|وهل|وكيف|ولماذا|وليش|ولیه|وعلى|وفي|ومن|وعن|وكم|ومتى|واين|وأين|طيب|طب|وشو|وايش|وإيش|و)(\s|$)", re.I
+    r"^\s*(and|also|what about|how about|وماذا|وما|وهل|وكيف|ولماذا|وليش|وليه|وعلى|وفي|ومن|وعن|وكم|ومتى|واين|وأين|طيب|طب|وشو|وايش|وإيش|و)(\s|$)", re.I
 )
 
 
@@ -119,7 +119,7 @@ def is_follow_up(question: str, aliases: AliasTable) -> bool:
     stripped = {re.sub(r"[^\w]", "", w) for w in words}
     if stripped & _REFERRING or any(w.endswith(("ها", "هم")) and len(w) > 4 for w in stripped):
         return True
-    return bool(_FOLLOW_UP_OPENERS.match(question)) or len(tokenize(question)) <= 2
+    return bool(_FOLLOW_UP_OPENERS.match(question)) or len(tokenize(question)) <= 1
 
 
 def condense_deterministic(question: str, history: Sequence[Turn], aliases: AliasTable) -> str:

@@ -135,3 +135,14 @@ def test_bm25_postings_scores_equal_rank_bm25() -> None:
         assert got and all(abs(reference[i] - score) < 1e-9 for i, score in got)
         assert got[0][1] == pytest.approx(max(reference))
         assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+
+
+def test_new_standalone_arabic_question_is_not_treated_as_follow_up(retriever) -> None:
+    result = retriever.search("ما هي أسواق موارد الحوسبة اللامركزية؟", HISTORY, k=3)
+    assert result.query == "ما هي أسواق موارد الحوسبة اللامركزية؟"
+
+
+def test_unrelated_new_question_does_not_inherit_history(retriever) -> None:
+    history = [{"role": "user", "content": "من أسس شبكة أكاش على سطح المريخ؟"}, {"role": "assistant", "content": "لا تغطي المصادر ذلك."}]
+    result = retriever.search("What is the capital of France?", history)
+    assert result.query == "What is the capital of France?" and result.refused
