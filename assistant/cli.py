@@ -50,7 +50,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.indexing import run_ingest
 
     settings = load_settings(corpus_dir=args.corpus_dir, store_dir=args.store_dir)
-    log = (lambda m: print(m, file=sys.stderr))
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr)
+
     summary = run_ingest(settings, rebuild=args.rebuild, progress=not (args.quiet or args.json), log=log)
     if args.json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))

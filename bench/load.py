@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.procs import free_port, is_loopback, serving  # noqa: E402  (after the path insert)
+
 QUESTIONS = [
     "What is Akash Network?",
     "ما هي شبكة أكاش؟",
@@ -101,38 +103,21 @@ def main() -> int:
     parser.add_argument("--url", help="an app already running on 127.0.0.1; default: start one")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    proc = None
-    url = args.url
-    if url is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "LLM_BACKEND": "extractive"}
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.url is not None:
+        if not is_loopback(args.url):
+            print("error: load tests only target this machine (127.0.0.1 / localhost)", file=sys.stderr)
+            return 2
+        result = run_load(args.url, args.clients, args.seconds)
+    else:
+        port = free_port()
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.time() + 300
-        import urllib.request
-
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    proc.kill()
-                    print("error: the app did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-    if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
-        print("error: load tests only target this machine (127.0.0.1 / localhost)", file=sys.stderr)
-        return 2
-    try:
-        result = run_load(url, args.clients, args.seconds)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=15)
+        env = {**os.environ, "LLM_BACKEND": "extractive"}
+        try:
+            with serving([sys.executable, str(ROOT / "app.py"), "--port", str(port)], url, 300, cwd=ROOT, env=env):
+                result = run_load(url, args.clients, args.seconds)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,37 +43,3 @@ def retriever(built_settings: Settings):
     from assistant.retrieval import Retriever
 
     return Retriever(built_settings)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(cmd: list[str], probe: str, timeout: float, headers: dict[str, str] | None = None, **popen: object):
-    """Start a server subprocess, wait until ``probe`` answers (bounded), always stop it."""
-    proc = subprocess.Popen(cmd, stdout=popen.pop("stdout", subprocess.DEVNULL), stderr=subprocess.STDOUT, **popen)
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(urllib.request.Request(probe, headers=headers or {}), timeout=2).read()
-                break
-            except Exception:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{cmd[0]} exited early with status {proc.returncode}") from None
-                if time.time() > deadline:
-                    raise RuntimeError(f"{' '.join(cmd[:3])} did not answer {probe} within {timeout:.0f} s") from None
-                time.sleep(0.5)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, make_settings
 
 from assistant.chain import Assistant, answer, answer_stream
 from assistant.indexing import run_ingest
 from assistant.llm import resolve_model_path
+from assistant.procs import free_port, serving
 from assistant.retrieval import Retriever
-from conftest import CORPUS, free_port, make_settings, serving
 
 QUIET = {"progress": False, "log": lambda m: None}
 

@@ -9,7 +9,9 @@ import shutil
 import sys
 
 import pytest
-from conftest import CORPUS, ROOT, free_port, serving
+from conftest import CORPUS, ROOT
+
+from assistant.procs import free_port, serving
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 FIXTURES = ROOT / "tests" / "fixtures_ui"

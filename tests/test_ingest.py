@@ -30,7 +30,7 @@ def _small_corpus(tmp: Path) -> Path:
 def _ids_by_source(settings) -> dict[str, set[str]]:
     got = store_mod.get_client(settings).get_collection(settings.collection).get(include=["metadatas"])
     out: dict[str, set[str]] = {}
-    for doc_id, meta in zip(got["ids"], got["metadatas"]):
+    for doc_id, meta in zip(got["ids"], got["metadatas"], strict=True):
         out.setdefault(meta["source"], set()).add(doc_id)
     return out
 

@@ -144,8 +144,8 @@ def test_concurrent_chats_match_a_single_client(built_settings) -> None:
     from load import run_load
 
     from assistant.chain import Assistant
+    from assistant.procs import free_port
     from assistant.ui import launch
-    from conftest import free_port
 
     settings = built_settings.model_copy(update={"app_port": free_port(), "app_concurrency": 8})
     demo = launch(settings, Assistant(settings), block=False)

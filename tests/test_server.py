@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, make_settings
 
 from assistant.indexing import run_ingest
+from assistant.procs import free_port, serving
 from assistant.retrieval import Retriever
-from conftest import CORPUS, free_port, make_settings, serving
 
 QUIET = {"progress": False, "log": lambda m: None}
 

@@ -11,10 +11,11 @@ import urllib.request
 from html.parser import HTMLParser
 
 import pytest
-from conftest import CORPUS, ROOT, free_port, make_settings
+from conftest import CORPUS, ROOT, make_settings
 
 from assistant.chain import AnswerResponse, Assistant, Citation, StreamEvent
 from assistant.indexing import run_ingest
+from assistant.procs import free_port
 from assistant.ui import (
     chat_turn,
     highlight,
