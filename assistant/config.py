@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     refusal_coverage: float = Field(
         0.5, description="Share of the words a question asks about that the top passages must contain."
     )
+    state_check_seconds: float = Field(
+        1.0, ge=0, description="How often a running app asks the store whether another process re-ingested it."
+    )
 
     # answering
     llm_backend: LLMBackend | None = Field(None, description="extractive, openai or llamacpp; default extractive.")

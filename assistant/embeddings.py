@@ -12,6 +12,7 @@ chunker can size passages in the model's own tokens.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,7 @@ class ProgressEmbeddings(Embeddings):
     def __init__(self) -> None:
         self.on_progress: ProgressCallback | None = None
         self.embedded = 0  # texts embedded since creation: lets tests prove "0 re-embedded"
+        self.embed_seconds = 0.0  # time spent in the model, so ingest can report its own overhead
         self._lock = threading.Lock()
 
     @property
@@ -54,7 +56,9 @@ class ProgressEmbeddings(Embeddings):
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start:start + self.batch_size])
             with self._lock:  # the C engine and torch models are not re-entrant across threads
+                started = time.perf_counter()
                 vectors.extend(self._embed_batch(batch, is_query=False))
+                self.embed_seconds += time.perf_counter() - started
             self.embedded += len(batch)
             if self.on_progress:
                 self.on_progress(len(batch))

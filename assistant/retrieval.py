@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,20 +246,38 @@ class Retriever:
         self.embeddings = embeddings or get_embeddings(settings)
         self.store = store_mod.open_store(settings, self.embeddings)
         self._snapshot: _Snapshot | None = None
+        self._checked: tuple[float, int] = (float("-inf"), -1)  # (monotonic time, local generation)
         self._lock = threading.Lock()
 
     # -- derived indexes -------------------------------------------------
     def snapshot(self) -> _Snapshot:
-        """Passages, BM25 and alias table for the current store state (rebuilt only when it changes)."""
-        state = store_mod.store_state(self.settings) or ""
+        """Passages, BM25 and alias table for the current store state (rebuilt only when it changes).
+
+        Asking the store for its state costs a round trip (two in server mode),
+        so it is asked at most every ``state_check_seconds``: an ingest in this
+        process is seen at once (it bumps the local generation), one in another
+        process within that interval.
+        """
         snap = self._snapshot
-        if snap is not None and snap.state == state:
+        checked_at, checked_generation = self._checked
+        if (snap is not None and checked_generation == store_mod.local_generation()
+                and time.monotonic() - checked_at < self.settings.state_check_seconds):
             return snap
-        with self._lock:
-            if self._snapshot is not None and self._snapshot.state == state:
-                return self._snapshot
-            self._snapshot = self._build_snapshot(state)
-            return self._snapshot
+        generation = store_mod.local_generation()
+        state = store_mod.store_state(self.settings) or ""
+        if snap is None or snap.state != state:
+            with self._lock:
+                if self._snapshot is None or self._snapshot.state != state:
+                    if self._snapshot is not None and generation == checked_generation:
+                        # Changed by another process (e.g. `python ingest.py` beside the app):
+                        # this process's Chroma client cannot see those writes until reopened.
+                        store_mod.reopen_client(self.settings)
+                        self.store = store_mod.open_store(self.settings, self.embeddings)
+                        state = store_mod.store_state(self.settings) or ""
+                    self._snapshot = self._build_snapshot(state)
+                snap = self._snapshot
+        self._checked = (time.monotonic(), generation)
+        return snap
 
     def _build_snapshot(self, state: str) -> _Snapshot:
         collection = store_mod.get_collection(self.settings)
@@ -301,10 +320,12 @@ class Retriever:
             return result
 
         names = [g.canonical for g in snap.aliases.mentions(query)]
+        # The names go into the dense query too: "and its pricing?" alone embeds far from Akash.
+        dense_query = query + ("\n" + " ".join(n for n in names if n not in query) if names else "")
+        vector: list[float] | None = None
         pool = max(4 * k, 20)
         dense: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
-            dense_query = query + ("\n" + " ".join(n for n in names if n not in query) if names else "")
             vector = self.embeddings.embed_query(dense_query)
             # langchain-chroma returns the cosine *distance* here; similarity = 1 - distance.
             for doc, distance in self.store.similarity_search_by_vector_with_relevance_scores(vector, k=pool):
@@ -330,24 +351,22 @@ class Retriever:
                 continue  # store changed between the two legs; skip the stale id
             doc = snap.docs[snap.by_id[doc_id]]
             result.hits.append(Hit(doc=doc, score=score, dense=dense.get(doc_id), lexical=lexical.get(doc_id)))
-        if mode != "dense" and result.hits:
-            self._fill_dense_scores(result, query, names)
+        if any(h.dense is None for h in result.hits):
+            self._fill_dense_scores(result, vector if vector is not None else self.embeddings.embed_query(dense_query))
         result.refused, result.reason = self.judge(result, query_tokens, snap)
         return result
 
-    def _fill_dense_scores(self, result: RetrievalResult, query: str, names: list[str]) -> None:
-        """BM25-only hits have no cosine; compute it so every hit carries both signals."""
-        missing = [h for h in result.hits if h.dense is None]
-        if not missing:
-            return
+    def _fill_dense_scores(self, result: RetrievalResult, vector: Sequence[float]) -> None:
+        """Hits found only by BM25 have no cosine yet; score them against the same query vector."""
         import numpy as np
 
-        vector = np.asarray(self.embeddings.embed_query(query + ("\n" + " ".join(names) if names else "")))
+        missing = [h for h in result.hits if h.dense is None]
+        query = np.asarray(vector)
         got = self.store.get(ids=[h.id for h in missing], include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         for hit in missing:
             if hit.id in by_id:
-                hit.dense = float(np.dot(vector, np.asarray(by_id[hit.id])))
+                hit.dense = float(np.dot(query, np.asarray(by_id[hit.id])))
 
     def judge(self, result: RetrievalResult, query_tokens: list[str], snap: _Snapshot) -> tuple[bool, str]:
         """Refuse when the passages found do not address what the question asks.

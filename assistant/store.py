@@ -53,6 +53,26 @@ def get_client(settings: Settings) -> chromadb.ClientAPI:
     return _client(None, settings.chroma_port, str(Path(settings.store_dir).resolve()))
 
 
+def reopen_client(settings: Settings) -> chromadb.ClientAPI:
+    """A fresh client after another process wrote to a local store.
+
+    An embedded Chroma client keeps its vector index in memory and does not
+    see another process's writes; asking it for their ids even fails ("Error
+    finding id"). Dropping Chroma's cached system for this folder makes the
+    next client read the folder again. Clients already handed out keep working
+    on what they had, so requests in flight are not disturbed. Server mode
+    needs none of this: the server is the only writer.
+    """
+    if settings.server_mode:
+        return get_client(settings)
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    old = get_client(settings)
+    SharedSystemClient._identifier_to_system.pop(getattr(old, "_identifier", None), None)
+    _client.cache_clear()
+    return get_client(settings)
+
+
 def location(settings: Settings) -> str:
     """Where the store lives, for messages."""
     if settings.server_mode:
@@ -138,6 +158,19 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
     )
 
 
+_generation = 0  # bumped by every change this process makes to any collection
+
+
+def local_generation() -> int:
+    """Changes made by this process (ingest, rebuild); lets readers skip asking the store."""
+    return _generation
+
+
+def _bump() -> None:
+    global _generation
+    _generation += 1
+
+
 def store_state(settings: Settings) -> str | None:
     """An opaque token that changes whenever an ingest changes the collection.
 
@@ -157,6 +190,7 @@ def mark_state(settings: Settings, token: str) -> None:
     meta["state"] = token
     meta.pop("hnsw:space", None)  # not modifiable after creation; configuration holds it
     collection.modify(metadata=meta)
+    _bump()
 
 
 def delete_collection(settings: Settings) -> None:
@@ -166,6 +200,7 @@ def delete_collection(settings: Settings) -> None:
         client.delete_collection(settings.collection)
     except NotFoundError:
         pass
+    _bump()
     manager = get_record_manager(settings)
     keys = manager.list_keys()
     if keys:

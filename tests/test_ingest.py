@@ -146,3 +146,41 @@ def test_ingest_cli_json_twice(tmp_path: Path) -> None:
         assert {"files", "added", "updated", "deleted", "unchanged", "failed", "seconds"} <= set(run)
     assert runs[0]["added"] > 0 and runs[1]["added"] == 0 and runs[1]["updated"] == 0
     assert runs[1]["unchanged"] == runs[0]["added"]
+
+
+def test_file_groups_keep_files_whole() -> None:
+    from langchain_core.documents import Document
+
+    from assistant.indexing import file_groups
+
+    sizes = {"a.md": 3, "b.md": 1, "c.md": 5, "d.md": 2, "e.md": 1}
+    per_file = {src: [Document(page_content=f"{src} {i}", metadata={"source": src}) for i in range(n)] for src, n in sizes.items()}
+    groups = file_groups(per_file, 4)
+    assert [d.page_content for g in groups for d in g] == [d.page_content for c in per_file.values() for d in c]
+    assert all(len(g) >= 4 for g in groups[:-1])
+    for src in sizes:  # every file lies in exactly one group
+        assert sum(any(d.metadata["source"] == src for d in g) for g in groups) == 1
+
+
+def test_grouped_ingest_reembeds_only_the_edited_file(tmp_path: Path, monkeypatch) -> None:
+    """Files share a store write; editing one must not re-embed or drop its group's other files."""
+    import assistant.indexing as indexing
+
+    monkeypatch.setattr(indexing, "GROUP_CHUNKS", 6)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(12):
+        sections = "\n\n".join(f"## قسم {s}\n\nالملف {n} القسم {s}: سوق الحوسبة اللامركزية رقم {n * 10 + s}." for s in range(3))
+        (corpus / f"f{n:02d}.md").write_text(f"# ملف {n}\n\n{sections}\n", encoding="utf-8")
+    settings = make_settings(tmp_path, corpus)
+    first = run_ingest(settings, **QUIET)
+    assert first.added == first.embedded == 36
+    before = _ids_by_source(settings)
+
+    edited = corpus / "f05.md"  # in the middle of a group
+    edited.write_text(edited.read_text(encoding="utf-8").replace("القسم 1:", "القسم الأول المعدل:"), encoding="utf-8")
+    again = run_ingest(settings, **QUIET)
+    after = _ids_by_source(settings)
+    assert (again.embedded, again.updated, again.added, again.deleted, again.unchanged) == (1, 1, 0, 0, 35)
+    assert {k: v for k, v in after.items() if k != "f05.md"} == {k: v for k, v in before.items() if k != "f05.md"}
+    assert len(after["f05.md"]) == 3 and len(after["f05.md"] & before["f05.md"]) == 2

@@ -146,3 +146,51 @@ def test_unrelated_new_question_does_not_inherit_history(retriever) -> None:
     history = [{"role": "user", "content": "من أسس شبكة أكاش على سطح المريخ؟"}, {"role": "assistant", "content": "لا تغطي المصادر ذلك."}]
     result = retriever.search("What is the capital of France?", history)
     assert result.query == "What is the capital of France?" and result.refused
+
+
+def test_store_state_is_asked_once_per_interval(built_settings, monkeypatch) -> None:
+    from assistant import store as store_mod
+    from assistant.retrieval import Retriever
+
+    engine = Retriever(built_settings.model_copy(update={"state_check_seconds": 3600}))
+    engine.search("What is Akash Network?")
+    calls = []
+    real = store_mod.store_state
+    monkeypatch.setattr(store_mod, "store_state", lambda s: calls.append(1) or real(s))
+    for _ in range(5):
+        engine.search("ما هي شبكة أكاش؟")
+    assert calls == []  # within the interval: no round trip to the store
+    store_mod._bump()  # what an ingest in this process does
+    engine.search("ما هي شبكة أكاش؟")
+    assert len(calls) == 1
+
+
+def test_ingest_by_another_process_is_seen_by_a_running_retriever(tmp_path) -> None:
+    """`python ingest.py` beside a running app: the app's Chroma client must not serve stale or broken results."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from assistant.indexing import run_ingest
+    from assistant.retrieval import Retriever
+    from conftest import CORPUS, ROOT, make_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("akash-network.md", "render-network.md"):
+        shutil.copy(CORPUS / "projects" / name, corpus)
+    settings = make_settings(tmp_path, corpus, state_check_seconds=0)
+    run_ingest(settings, progress=False, log=lambda m: None)
+    engine = Retriever(settings)
+    question = "What is Zanzibarite crystal mining?"
+    assert engine.search(question).hits[0].doc.metadata["source"] != "zanzibarite.md"
+
+    (corpus / "zanzibarite.md").write_text(
+        "# Zanzibarite\n\nZanzibarite crystal mining is a hobby of decentralized compute fans.\n", encoding="utf-8")
+    env = {**os.environ, "CORPUS_DIR": str(corpus), "STORE_DIR": str(settings.store_dir)}
+    subprocess.run([sys.executable, str(ROOT / "ingest.py"), "--quiet"], env=env, cwd=tmp_path, check=True, timeout=300)
+    result = engine.search(question)
+    top = result.hits[0]
+    assert top.doc.metadata["source"] == "zanzibarite.md"
+    assert top.dense is not None and top.dense > 0.8 and top.lexical is not None  # both legs see it
