@@ -25,8 +25,8 @@ from assistant.config import Settings
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.glossary import english_stem
 from assistant.lexical import AliasTable
-from assistant.retrieval import Hit, RetrievalResult, Retriever, Turn, cross_lingual_tokens, focus_terms
-from assistant.text import Language, detect_language, fold, split_sentences, tokenize
+from assistant.retrieval import Hit, RetrievalResult, Retriever, Turn, cross_lingual_tokens, focus_terms, term_covered
+from assistant.text import Language, detect_language, fold, normalize, split_sentences, tokenize
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,،]\s*\d+)*)\s*\]")
 
@@ -159,23 +159,66 @@ def sentence_markers(sentence: str) -> list[int]:
     return [int(n) for group in MARKER.findall(sentence) for n in re.split(r"\s*[,،]\s*", group)]
 
 
-def find_unsupported(answer: str, citations: Sequence[Citation], hits: Sequence[Hit], embeddings=None, floor: float = 0.79) -> list[str]:
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
+_NUMBER = re.compile(r"\d+(?:[.,٫٬]\d+)*")
+_LATIN_NAME = re.compile(r"(?<![\w.])[A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers as digits only: "1,000", "١٠٠٠" and "1000" are the same number."""
+    return {re.sub(r"[.,٫٬]", "", n) for n in _NUMBER.findall(text.translate(_DIGITS))}
+
+
+def missing_specifics(sentence: str, cited: Sequence[str], aliases: AliasTable | None = None) -> list[str]:
+    """Numbers and capitalized Latin names in a sentence that none of its cited passages contain.
+
+    Word overlap and embedding similarity both pass "Akash was founded on Mars
+    in 1850": most of its words are about Akash. Specifics are what an invented
+    fact changes, so each must be in the cited text: numbers in any digit
+    script, names in any spelling the alias table knows (an English answer may
+    name "Akash" from a passage that writes أكاش), or as a glossary term.
+    """
+    claim = MARKER.sub(" ", sentence)
+    joined = " ".join(cited)
+    missing = sorted(_numbers(claim) - _numbers(joined))
+    vocab = set(tokenize(joined, drop_stopwords=False))
+    if aliases is not None:
+        for group in aliases.mentions(joined):
+            vocab.update(tok for spelling in group.spellings for tok in tokenize(spelling, drop_stopwords=False))
+    normalized = [normalize(joined)]
+    first = claim.strip().split(" ", 1)[0]
+    for name in dict.fromkeys(_LATIN_NAME.findall(claim)):
+        if name == first or (name.isupper() and len(name) <= 4):  # sentence start; acronyms (GPU, AI)
+            continue
+        tokens = tokenize(name)
+        if tokens and not all(t in vocab or term_covered(t, normalized) for t in tokens):
+            missing.append(name)
+    return missing
+
+
+def find_unsupported(answer: str, citations: Sequence[Citation], hits: Sequence[Hit], embeddings=None, floor: float = 0.79,
+                     aliases: AliasTable | None = None) -> list[str]:
     """Sentences whose words (or meaning, when an embedder is given) are not in the passages they cite.
 
-    Lexical support: at least half the sentence's content words occur in the
-    cited passages (all retrieved passages when the sentence cites none).
-    Cross-lingual answers (English from Arabic passages) share few words, so
-    an embedding similarity at or above ``floor`` also counts as support
-    (calibrated on e5-small: paraphrases of a passage score 0.79-0.87,
+    A sentence whose numbers or names are absent from its cited passages is
+    unsupported whatever else it shares with them (``missing_specifics``).
+    Otherwise, lexical support: at least half the sentence's content words
+    occur in the cited passages (all retrieved passages when the sentence
+    cites none). Cross-lingual answers (English from Arabic passages) share
+    few words, so an embedding similarity at or above ``floor`` also counts as
+    support (calibrated on e5-small: paraphrases of a passage score 0.79-0.87,
     invented facts about the same subject 0.72-0.78).
     """
     by_marker = {c.marker: c for c in citations}
     unsupported = []
     for sentence in split_sentences(answer):
+        cited = [by_marker[m].text for m in sentence_markers(sentence) if m in by_marker] or [h.text for h in hits]
+        if missing_specifics(sentence, cited, aliases):
+            unsupported.append(MARKER.sub("", sentence).strip())
+            continue
         words = [t for t in tokenize(MARKER.sub(" ", sentence)) if not t.isdigit()]
         if len(words) < 3:
             continue  # too short to judge ("Yes [1].")
-        cited = [by_marker[m].text for m in sentence_markers(sentence) if m in by_marker] or [h.text for h in hits]
         vocab = set(tokenize(" ".join(cited)))
         if sum(w in vocab for w in words) / len(words) >= 0.5:
             continue
@@ -415,7 +458,8 @@ def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] |
     base.answer, base.citations = parse_citations(raw, result.hits)
     if not base.answer:
         base.answer = message("no_support", result.language)
-    base.unsupported = find_unsupported(base.answer, base.citations, result.hits, embeddings=assistant.retriever.embeddings)
+    base.unsupported = find_unsupported(base.answer, base.citations, result.hits, embeddings=assistant.retriever.embeddings,
+                                       aliases=aliases)
     yield StreamEvent("final", response=base)
 
 

@@ -122,32 +122,33 @@ def get_chat_model(settings: Settings) -> BaseChatModel:
         return _MODELS[key]
 
 
+def _error_table() -> list[tuple[type[BaseException], str, bool]]:
+    """(exception type, message template, transient), most specific first; first match wins."""
+    import openai
+
+    return [
+        (openai.APITimeoutError, "the language model at {where} did not answer within {timeout:.0f} s", True),
+        (openai.APIConnectionError, "the language model at {where} cannot be reached", True),
+        (openai.AuthenticationError, "the language model at {where} rejected the API key (HTTP 401); check LLM_API_KEY", False),
+        (openai.PermissionDeniedError, "the language model at {where} refused access (HTTP 403)", False),
+        (openai.NotFoundError, "model '{model}' or endpoint not found at {where} (HTTP 404)", False),
+        (openai.RateLimitError, "the language model at {where} is rate-limiting requests (HTTP 429)", True),
+        (openai.InternalServerError, "the language model at {where} failed (HTTP {status})", True),
+        (openai.APIStatusError, "the language model at {where} refused the request (HTTP {status})", False),
+        (TimeoutError, "the language model at {where} cannot be reached ({kind})", True),
+        (ConnectionError, "the language model at {where} cannot be reached ({kind})", True),
+    ]
+
+
 def classify(exc: BaseException, settings: Settings) -> LLMError:
     """Turn any client exception into an LLMError with a clear message and a transient flag."""
     if isinstance(exc, LLMError):
         return exc
-    where = settings.llm_base_url or "the configured endpoint"
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - langchain-openai depends on it
-        openai = None
-    if openai is not None:
-        if isinstance(exc, openai.APITimeoutError):
-            return LLMError(f"the language model at {where} did not answer within {settings.llm_timeout:.0f} s", transient=True)
-        if isinstance(exc, openai.APIConnectionError):
-            return LLMError(f"the language model at {where} cannot be reached", transient=True)
-        if isinstance(exc, openai.AuthenticationError):
-            return LLMError(f"the language model at {where} rejected the API key (HTTP 401); check LLM_API_KEY", transient=False)
-        if isinstance(exc, openai.PermissionDeniedError):
-            return LLMError(f"the language model at {where} refused access (HTTP 403)", transient=False)
-        if isinstance(exc, openai.NotFoundError):
-            return LLMError(f"model '{settings.llm_model}' or endpoint not found at {where} (HTTP 404)", transient=False)
-        if isinstance(exc, openai.RateLimitError):
-            return LLMError(f"the language model at {where} is rate-limiting requests (HTTP 429)", transient=True)
-        if isinstance(exc, openai.InternalServerError):
-            return LLMError(f"the language model at {where} failed (HTTP {getattr(exc, 'status_code', '5xx')})", transient=True)
-        if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"the language model at {where} refused the request (HTTP {exc.status_code})", transient=False)
-    if isinstance(exc, (TimeoutError, ConnectionError)):
-        return LLMError(f"the language model at {where} cannot be reached ({type(exc).__name__})", transient=True)
+    fields = {
+        "where": settings.llm_base_url or "the configured endpoint", "timeout": settings.llm_timeout,
+        "model": settings.llm_model, "status": getattr(exc, "status_code", "5xx"), "kind": type(exc).__name__,
+    }
+    for kind, template, transient in _error_table():
+        if isinstance(exc, kind):
+            return LLMError(template.format(**fields), transient=transient)
     return LLMError(f"the language model failed: {type(exc).__name__}: {str(exc)[:200]}", transient=False)

@@ -95,3 +95,49 @@ def test_extractive_prefers_question_language_and_quotes(built_settings) -> None
     assert "quoted" in response.answer
     cited_text = " ".join(c.text for c in response.citations)
     assert "سولانا" in cited_text or "Solana" in cited_text
+
+
+def _status_error(cls, code: int):
+    import httpx
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    return cls(f"HTTP {code}", response=httpx.Response(code, request=request), body=None)
+
+
+def test_llm_errors_get_a_readable_message_and_a_retry_flag(tmp_path) -> None:
+    import httpx
+    import openai
+
+    from assistant.llm import classify
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path, tmp_path, llm_base_url="http://127.0.0.1:9/v1", llm_model="m1")
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    cases = [
+        (openai.APITimeoutError(request=request), True, "did not answer within 60 s"),
+        (openai.APIConnectionError(request=request), True, "cannot be reached"),
+        (_status_error(openai.AuthenticationError, 401), False, "LLM_API_KEY"),
+        (_status_error(openai.NotFoundError, 404), False, "model 'm1'"),
+        (_status_error(openai.RateLimitError, 429), True, "429"),
+        (_status_error(openai.InternalServerError, 503), True, "HTTP 503"),
+        (_status_error(openai.UnprocessableEntityError, 422), False, "HTTP 422"),
+        (ConnectionRefusedError(111, "refused"), True, "ConnectionRefusedError"),
+        (ValueError("odd"), False, "ValueError: odd"),
+    ]
+    for exc, transient, fragment in cases:
+        error = classify(exc, settings)
+        assert error.transient is transient and fragment in str(error), (type(exc).__name__, str(error))
+        assert "127.0.0.1:9" in str(error) or isinstance(exc, ValueError)
+
+
+@pytest.mark.parametrize(("reply", "flagged"), [
+    ("Render Network moved to Ethereum to cut costs [1].", True),  # right subject, wrong fact
+    ("Render Network was founded on Mars in 1850 [1].", True),
+    ("Render Network moved to Solana to improve performance [1].", False),
+    ("انتقلت Render Network إلى سولانا لتحسين الأداء [1].", False),
+    ("Render moved to Solana [1].", False),  # short, and every name is in the passage
+])
+def test_guard_checks_names_and_numbers_against_the_cited_passage(built_settings, reply: str, flagged: bool) -> None:
+    response = answer(_assistant(built_settings, FakeListChatModel(responses=[reply])), "Which blockchain did Render Network move to?")
+    assert response.citations and "Render" in response.citations[0].text
+    assert bool(response.unsupported) is flagged, response.unsupported
