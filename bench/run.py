@@ -5,8 +5,9 @@
 One run measures, on the same texts: the bare embedder's throughput and the
 full ingest's (their ratio shows what ingest adds), an incremental re-ingest
 after changing 1% of the files (seconds, and chunks re-embedded against the
-chunks whose ids changed), retrieval latency p50/p95 over 200 bilingual
-queries (dense and hybrid), the app's cold start to first answer, and peak RSS
+chunks whose ids changed) and after deleting another 1% (chunks removed),
+retrieval latency p50/p95 over 200 bilingual queries (dense and hybrid), the
+app's cold start to first answer, and peak RSS
 of ingest and of the app. Everything runs on 127.0.0.1 and stops by itself.
 
 ``--vectors composed`` is for sizes where real embedding takes hours on two
@@ -205,6 +206,12 @@ def main() -> int:
         expected = len({c.metadata["id"] for c in after_chunks} - before)
         incremental, incremental_seconds, _ = run_ingest_subprocess(env, args.vectors)
 
+        # the delete path: 1% of the files vanish; their chunks must go, nothing else
+        removed_files = rng.sample(sorted(set(corpus.glob("*.md")) - set(changed_files)), max(1, files // 100))
+        for path in removed_files:
+            path.unlink()
+        removal, removal_seconds, _ = run_ingest_subprocess(env, args.vectors)
+
         retriever = Retriever(settings)
         qs = queries(args.queries, args.seed)
         retriever.search(qs[0])  # warm: BM25 built once for this store state
@@ -237,6 +244,9 @@ def main() -> int:
             "incremental": {"files_changed": len(changed_files), "seconds": round(incremental_seconds, 2),
                             "embedded": incremental["embedded"], "expected_changed_chunks": expected,
                             "deleted_or_replaced": incremental["updated"] + incremental["deleted"]},
+            "removal": {"files_removed": len(removed_files), "seconds": round(removal_seconds, 2),
+                        "deleted": removal["deleted"], "expected_deleted": len(removed_files) * CHUNKS_PER_FILE,
+                        "embedded": removal["embedded"]},
             "retrieval": latency,
             "app": app,
         }
@@ -255,6 +265,8 @@ def main() -> int:
         ("ingest overhead ms/chunk", results["ingest"]["overhead_ms_per_chunk"]),
         ("incremental re-ingest s", results["incremental"]["seconds"]),
         ("  re-embedded / changed chunks", f"{results['incremental']['embedded']}/{results['incremental']['expected_changed_chunks']}"),
+        ("re-ingest after removing 1% s", results["removal"]["seconds"]),
+        ("  deleted / expected chunks", f"{results['removal']['deleted']}/{results['removal']['expected_deleted']}"),
         ("dense p50 / p95 ms", f"{latency['dense']['p50_ms']} / {latency['dense']['p95_ms']}"),
         ("hybrid p50 / p95 ms", f"{latency['hybrid']['p50_ms']} / {latency['hybrid']['p95_ms']}"),
         ("ingest peak RSS MB", results["ingest"]["peak_rss_mb"]),

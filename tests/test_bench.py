@@ -19,6 +19,21 @@ def test_bench_tiny_writes_valid_json(tmp_path: Path) -> None:
     assert results["embedder"]["chunks_per_s"] > 0 and results["ingest_vs_embedder"] > 0
     # the incremental re-ingest embeds exactly the chunks whose ids changed
     assert results["incremental"]["embedded"] == results["incremental"]["expected_changed_chunks"] >= 1
+    # deleting files removes exactly their chunks and embeds nothing
+    assert results["removal"]["deleted"] == results["removal"]["expected_deleted"] >= 1
+    assert results["removal"]["embedded"] == 0
     for mode in ("dense", "hybrid"):
         assert 0 < results["retrieval"][mode]["p50_ms"] <= results["retrieval"][mode]["p95_ms"]
     assert results["app"]["cold_start_to_first_answer_s"] > 0 and results["app"]["peak_rss_mb"] > 0
+
+
+def test_bench_composed_vectors_mode_keeps_the_ingest_contract(tmp_path: Path) -> None:
+    """The mode used for 100k figures: same ingest, passage vectors composed from e5 word vectors."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--size", "tiny", "--vectors", "composed", "--queries", "10",
+                    "--skip-app", "--out", str(out)], check=True, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["vectors"] == "composed" and results["ingest"]["added"] == 40 and results["ingest_vs_embedder"] is None
+    assert results["ingest"]["overhead_ms_per_chunk"] > 0 and results["ingest"]["embed_seconds"] >= 0
+    assert results["incremental"]["embedded"] == results["incremental"]["expected_changed_chunks"] >= 1
+    assert results["removal"]["deleted"] == results["removal"]["expected_deleted"]
