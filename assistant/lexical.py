@@ -119,12 +119,15 @@ class BM25Index:
                 for term, tf in counts.items():
                     positions.setdefault(term, []).append(position)
                     freqs.setdefault(term, []).append(tf)
-        self.postings = {t: (np.asarray(p, dtype=np.int64), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
+        self.postings = {t: (np.asarray(p, dtype=np.int32), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
         self.vocabulary = self.postings.keys()
         self._norm = None
         if self._bm25 is not None:
             b, k1 = self._bm25.b, self._bm25.k1
             self._norm = k1 * (1 - b + b * np.asarray(self._bm25.doc_len, dtype=np.float64) / self._bm25.avgdl)
+            # The postings hold the same counts: rank_bm25's per-passage dicts would double the
+            # memory of a large store (hundreds of MB at 100k passages). Its idf table is kept.
+            self._bm25.doc_freqs = []
 
     @staticmethod
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
@@ -137,7 +140,7 @@ class BM25Index:
             return []
         bm25 = self._bm25
         total = np.zeros(len(self.ids))
-        touched = []
+        touched = np.zeros(len(self.ids), dtype=bool)
         for term in query_tokens:
             posting = self.postings.get(term)
             if posting is None:
@@ -145,15 +148,22 @@ class BM25Index:
             positions, tf = posting
             idf = bm25.idf[term]
             total[positions] += idf * tf * (bm25.k1 + 1) / (self._norm[positions] + tf)
-            touched.append(positions)
-        if not touched:
+            touched[positions] = True
+        candidates = np.flatnonzero(touched)
+        if candidates.size == 0:
             return []
-        candidates = np.unique(np.concatenate(touched))
+        scores = total[candidates]
+        if candidates.size > k:
+            # Keep every candidate scoring at least the k-th best (ties included), then order only those:
+            # linear in the candidates, where a full sort of 100k passages cost most of a query.
+            kth = np.partition(scores, candidates.size - k)[candidates.size - k]
+            keep = scores >= kth
+            candidates, scores = candidates[keep], scores[keep]
+        order = np.argsort(-scores, kind="stable")[:k]  # stable: equal scores keep passage order
         # BM25+ adds idf * delta for every known query term to every passage: the same constant
         # for all, so it does not change the order; it is added so scores equal rank_bm25's.
         constant = sum(bm25.idf.get(t, 0.0) * bm25.delta for t in query_tokens)
-        order = candidates[np.argsort(-total[candidates], kind="stable")][:k]
-        return [(int(i), float(total[i] + constant)) for i in order]
+        return [(int(candidates[i]), float(scores[i] + constant)) for i in order]
 
 
 def normalized_contains(haystack: str, needle: str) -> bool:

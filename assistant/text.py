@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Literal
 
 import pyarabic.araby as araby
@@ -52,14 +53,17 @@ def fold(text: str) -> str:
     return text.translate(_DIGITS)
 
 
+# One translate table does what strip_tashkeel, strip_tatweel and the letter unification did in
+# five passes: normalizing every passage is most of the cost of building the keyword index.
+_MATCHING = str.maketrans(
+    {**{mark: None for mark in araby.TASHKEEL}, araby.TATWEEL: None,
+     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"}
+)
+
+
 def normalize(text: str) -> str:
     """Normalize for matching: tashkeel/tatweel removed, أ إ آ ٱ -> ا, ى -> ي, ة -> ه, ؤ -> و, ئ -> ي, Latin lower-cased."""
-    text = fold(text)
-    text = araby.strip_tashkeel(text)
-    text = araby.strip_tatweel(text)
-    text = re.sub("[أإآٱ]", "ا", text)
-    text = text.replace("ى", "ي").replace("ة", "ه").replace("ؤ", "و").replace("ئ", "ي")
-    return text.lower()
+    return fold(text).translate(_MATCHING).lower()
 
 
 def strip_clitics(token: str) -> str:
@@ -79,18 +83,25 @@ def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Unicode word tokens of the normalized text; dotted names (io.net) also yield their parts."""
     tokens: list[str] = []
     for match in _WORD.finditer(normalize(text)):
-        word = match.group(0)
-        parts = [word] + (re.split(r"[.\-]", word) if ("." in word or "-" in word) else [])
-        for part in parts:
-            if drop_stopwords and part in _STOP_NORMALIZED:
-                continue
-            part = strip_clitics(part)
-            if len(part) < 2 and not part.isdigit():
-                continue
-            if drop_stopwords and part in _STOP_NORMALIZED:
-                continue
-            tokens.append(part)
+        tokens.extend(_word_tokens(match.group(0), drop_stopwords))
     return tokens
+
+
+@lru_cache(maxsize=262_144)
+def _word_tokens(word: str, drop_stopwords: bool) -> tuple[str, ...]:
+    """Tokens of one normalized word; cached, since a corpus repeats the same words endlessly."""
+    out: list[str] = []
+    parts = [word] + (re.split(r"[.\-]", word) if ("." in word or "-" in word) else [])
+    for part in parts:
+        if drop_stopwords and part in _STOP_NORMALIZED:
+            continue
+        part = strip_clitics(part)
+        if len(part) < 2 and not part.isdigit():
+            continue
+        if drop_stopwords and part in _STOP_NORMALIZED:
+            continue
+        out.append(part)
+    return tuple(out)
 
 
 def script_counts(text: str) -> tuple[int, int]:

@@ -124,17 +124,22 @@ def test_shipped_eval_set_meets_targets(built_settings, retriever) -> None:
 def test_bm25_postings_scores_equal_rank_bm25() -> None:
     import random
 
+    from rank_bm25 import BM25Plus
+
     rng = random.Random(3)
     vocab = [f"w{i}" for i in range(60)] + ["اكاش", "سولانا", "حوسبه"]
     docs = [[rng.choice(vocab) for _ in range(rng.randint(5, 40))] for _ in range(300)]
     index = BM25Index([str(i) for i in range(300)], docs)
+    rank_bm25 = BM25Plus(docs)
     for _ in range(10):
         query = [rng.choice(vocab) for _ in range(4)] + ["unknown-term"]
-        reference = index._bm25.get_scores(query)
+        reference = rank_bm25.get_scores(query)
         got = index.search(query, 15)
         assert got and all(abs(reference[i] - score) < 1e-9 for i, score in got)
         assert got[0][1] == pytest.approx(max(reference))
         assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+        # the top k of all candidates, ties in passage order (what a full stable sort gives)
+        assert [i for i, _ in got] == sorted(range(300), key=lambda i: (-reference[i], i))[:15]
 
 
 def test_new_standalone_arabic_question_is_not_treated_as_follow_up(retriever) -> None:
