@@ -12,6 +12,8 @@ their previous chunks, because a typo must not delete knowledge.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from langchain_core.indexing import index
 from assistant import store as store_mod
 from assistant.chunking import chunk_document
 from assistant.config import Settings
-from assistant.corpus import CorpusScan, scan_corpus
+from assistant.corpus import CorpusScan, SourceDocument, scan_corpus
 from assistant.embeddings import ProgressEmbeddings, get_embeddings
 
 
@@ -119,12 +121,22 @@ def run_ingest(
 def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Callable[[str], None], started: float) -> IngestSummary:
     scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
     embeddings = get_embeddings(settings)
-    per_file, failures = chunk_corpus(scan, settings, embeddings)
-    summary = IngestSummary(files=len(per_file) + len(failures), failed=len(failures))
+    records = store_mod.get_record_manager(settings)
+    run_start = records.get_time()
+
+    # A file whose text and chunking inputs match its marker from a finished ingest needs
+    # neither chunking nor indexing: with thousands of files, that is most of a re-run.
+    salt = chunking_salt(settings, embeddings)
+    markers = {doc.source: file_marker(doc, salt) for doc in scan.documents}
+    done = set() if rebuild else _existing(records, list(markers.values()))
+    kept = [doc for doc in scan.documents if markers[doc.source] in done]
+    todo = CorpusScan(documents=[doc for doc in scan.documents if markers[doc.source] not in done], failures=scan.failures)
+    per_file, failures = chunk_corpus(todo, settings, embeddings)
+    summary = IngestSummary(files=len(per_file) + len(failures) + len(kept), failed=len(failures))
     summary.errors = [{"source": s, "reason": r} for s, r in failures]
     for source, reason in failures:
         log(f"warning: skipped {source}: {reason}")
-    if not per_file:
+    if not per_file and not kept:
         summary.seconds = time.perf_counter() - started
         raise IngestError(
             f"Nothing could be ingested from {settings.corpus_dir}: "
@@ -134,22 +146,26 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     if rebuild:
         store_mod.delete_collection(settings)
     vector_store = store_mod.open_store(settings, embeddings, create=True)
-    records = store_mod.get_record_manager(settings)
-    run_start = records.get_time()
     embedded_before, embed_seconds_before = embeddings.embedded, embeddings.embed_seconds
 
-    # Files that failed this time keep their previous chunks: refresh their records
-    # so the cleanup of vanished files below does not treat them as gone.
-    for source, _ in failures:
+    # Unchanged files, and files that failed this time (a typo must not delete knowledge), keep
+    # their chunks: refresh their records so the cleanup of vanished files below keeps them.
+    for source in [doc.source for doc in kept] + [source for source, _ in failures]:
         keys = records.list_keys(group_ids=[source])
         if keys:
             records.update(keys, group_ids=[source] * len(keys), time_at_least=run_start)
+            summary.unchanged += sum(not is_marker(k) for k in keys)
 
     total = sum(len(chunks) for chunks in per_file.values())
     bar = _progress_bar(total, progress)
     embeddings.on_progress = bar.update if bar is not None else None
     try:
         for group in file_groups(per_file, GROUP_CHUNKS):
+            sources = list(dict.fromkeys(d.metadata["source"] for d in group))
+            # Markers of the old versions go first, so index()'s counts are chunks only.
+            old = [k for k in records.list_keys(group_ids=sources) if is_marker(k)]
+            if old:
+                records.delete_keys(old)
             embedded_at_group_start = embeddings.embedded
             # One batch per group: incremental cleanup runs after the whole group is written,
             # so an unchanged chunk of a file is never deleted before its record is refreshed.
@@ -162,6 +178,8 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
                 batch_size=max(len(group), 1),
                 key_encoder=lambda d: d.metadata["id"],
             )
+            # Only now is each file of the group fully in the store: mark it done.
+            records.update([markers[s] for s in sources], group_ids=sources, time_at_least=run_start)
             replaced = min(result["num_added"], result["num_deleted"])
             summary.updated += replaced
             summary.added += result["num_added"] - replaced
@@ -175,12 +193,14 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         if bar is not None:
             bar.close()
 
-    # Chunks of files that are no longer in the corpus (not touched by this run).
+    # Chunks (and markers) of files that are no longer in the corpus (not touched by this run).
     stale = records.list_keys(before=run_start)
     if stale:
-        vector_store.delete(ids=stale)
+        chunk_ids = [k for k in stale if not is_marker(k)]
+        if chunk_ids:
+            vector_store.delete(ids=chunk_ids)
         records.delete_keys(stale)
-        summary.deleted += len(stale)
+        summary.deleted += len(chunk_ids)
 
     # Vectors the records do not know (a run killed between the store write and the record
     # update, then the file changed again) would be orphans forever: remove them.
@@ -195,6 +215,45 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     summary.embed_seconds = embeddings.embed_seconds - embed_seconds_before
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+_MARKER = "#file:"
+
+
+def is_marker(key: str) -> bool:
+    """Record keys are chunk ids ("source#hash") or file markers ("source#file:digest")."""
+    return _MARKER in key
+
+
+def chunking_salt(settings: Settings, embeddings: ProgressEmbeddings) -> str:
+    """Everything besides a file's text that decides its chunks: settings, embedder, and the code.
+
+    The sources of the modules that parse, normalize and split are part of it,
+    so upgrading the chunker re-chunks every file without anyone remembering to
+    bump a version.
+    """
+    from assistant import chunking, corpus, text
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps([settings.chunk_size, settings.chunk_overlap, embeddings.signature()], sort_keys=True).encode())
+    for module in (chunking, corpus, text):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def file_marker(doc: SourceDocument, salt: str) -> str:
+    """Record key saying "this exact file was fully indexed with these chunking inputs"."""
+    payload = json.dumps([doc.source, doc.text, doc.meta, doc.body_start_line, salt], sort_keys=True, ensure_ascii=False, default=str)
+    return f"{doc.source}{_MARKER}{hashlib.sha256(payload.encode('utf-8')).hexdigest()[:24]}"
+
+
+def _existing(records, keys: list[str]) -> set[str]:
+    """Which keys the record manager holds, asked in pages (SQLite limits query parameters)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        page = keys[start:start + 500]
+        found.update(k for k, hit in zip(page, records.exists(page), strict=True) if hit)
+    return found
 
 
 def file_groups(per_file: dict[str, list[Document]], min_chunks: int) -> list[list[Document]]:

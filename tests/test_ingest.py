@@ -12,7 +12,7 @@ import pytest
 
 from assistant import store as store_mod
 from assistant.embeddings import get_embeddings
-from assistant.indexing import IngestError, run_ingest
+from assistant.indexing import IngestError, is_marker, run_ingest
 from conftest import CORPUS, ROOT, make_settings
 
 QUIET = {"progress": False, "log": lambda m: None}
@@ -67,8 +67,9 @@ def test_incremental_add_modify_delete(tmp_path: Path) -> None:
     after_del = _ids_by_source(settings)
     assert "extra.txt" not in after_del and deleted.deleted == len(after_mod["extra.txt"]) and deleted.embedded == 0
     assert {k: v for k, v in after_del.items()} == {k: v for k, v in after_mod.items() if k != "extra.txt"}
-    records = store_mod.get_record_manager(settings).list_keys()
-    assert sorted(records) == sorted(i for ids in after_del.values() for i in ids)  # no orphans either side
+    keys = store_mod.get_record_manager(settings).list_keys()
+    assert sorted(k for k in keys if not is_marker(k)) == sorted(i for ids in after_del.values() for i in ids)  # no orphans
+    assert sorted(k.split("#")[0] for k in keys if is_marker(k)) == sorted(after_del)  # one "done" marker per file
 
 
 BAD_FILES = {
@@ -184,3 +185,33 @@ def test_grouped_ingest_reembeds_only_the_edited_file(tmp_path: Path, monkeypatc
     assert (again.embedded, again.updated, again.added, again.deleted, again.unchanged) == (1, 1, 0, 0, 35)
     assert {k: v for k, v in after.items() if k != "f05.md"} == {k: v for k, v in before.items() if k != "f05.md"}
     assert len(after["f05.md"]) == 3 and len(after["f05.md"] & before["f05.md"]) == 2
+
+
+def test_unchanged_files_are_neither_chunked_nor_indexed_again(tmp_path: Path, monkeypatch) -> None:
+    import assistant.indexing as indexing
+
+    corpus = _small_corpus(tmp_path)
+    settings = make_settings(tmp_path, corpus)
+    first = run_ingest(settings, **QUIET)
+    chunked: list[str] = []
+    real = indexing.chunk_document
+    monkeypatch.setattr(indexing, "chunk_document", lambda doc, *a, **k: chunked.append(doc.source) or real(doc, *a, **k))
+
+    again = run_ingest(settings, **QUIET)
+    assert chunked == [] and (again.files, again.unchanged, again.added, again.deleted) == (3, first.added, 0, 0)
+
+    (corpus / "notes.md").write_text("# ملاحظة\n\nنص معدل عن الوكلاء.\n", encoding="utf-8")
+    edited = run_ingest(settings, **QUIET)
+    assert chunked == ["notes.md"] and (edited.updated, edited.embedded, edited.unchanged) == (1, 1, first.added - 1)
+    assert run_ingest(settings, **QUIET).unchanged == first.added and chunked == ["notes.md"]
+
+
+def test_new_chunk_settings_rechunk_every_file(tmp_path: Path) -> None:
+    corpus = _small_corpus(tmp_path)
+    run_ingest(make_settings(tmp_path, corpus), **QUIET)
+    smaller = make_settings(tmp_path, corpus, chunk_size=64, chunk_overlap=8)
+    changed = run_ingest(smaller, **QUIET)
+    assert changed.embedded > 0 and changed.unchanged < changed.embedded
+    clean = make_settings(tmp_path / "clean", corpus, chunk_size=64, chunk_overlap=8)
+    run_ingest(clean, **QUIET)
+    assert _ids_by_source(smaller) == _ids_by_source(clean)  # no chunk of the old size is left

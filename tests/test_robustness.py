@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from assistant import store as store_mod
-from assistant.indexing import run_ingest
+from assistant.indexing import is_marker, run_ingest
 from conftest import CORPUS, ROOT, make_settings
 
 WORDS = ("حوسبة لامركزية سوق وحدات معالجة الرسومات سحابة تدريب النماذج البيانات توكنات شبكة منصة "
@@ -34,7 +34,7 @@ def _env(corpus: Path, store: Path) -> dict[str, str]:
 def _state(settings) -> tuple[list[str], list[str]]:
     collection = store_mod.get_collection(settings)
     ids = sorted(collection.get(include=[])["ids"])
-    return ids, sorted(store_mod.get_record_manager(settings).list_keys())
+    return ids, sorted(k for k in store_mod.get_record_manager(settings).list_keys() if not is_marker(k))
 
 
 def test_killed_ingest_converges_to_a_clean_build(tmp_path: Path) -> None:
