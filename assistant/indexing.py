@@ -148,13 +148,6 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     vector_store = store_mod.open_store(settings, embeddings, create=True)
     embedded_before, embed_seconds_before = embeddings.embedded, embeddings.embed_seconds
 
-    # Unchanged files, and files that failed this time (a typo must not delete knowledge), keep
-    # their chunks: refresh their records so the cleanup of vanished files below keeps them.
-    for source in [doc.source for doc in kept] + [source for source, _ in failures]:
-        keys = records.list_keys(group_ids=[source])
-        if keys:
-            records.update(keys, group_ids=[source] * len(keys), time_at_least=run_start)
-            summary.unchanged += sum(not is_marker(k) for k in keys)
 
     total = sum(len(chunks) for chunks in per_file.values())
     bar = _progress_bar(total, progress)
@@ -193,8 +186,10 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         if bar is not None:
             bar.close()
 
-    # Chunks (and markers) of files that are no longer in the corpus (not touched by this run).
-    stale = records.list_keys(before=run_start)
+    # Chunks (and markers) of files that are no longer in the corpus. Unchanged files and files
+    # that failed this time (a typo must not delete knowledge) are still present: they keep theirs.
+    present = {doc.source for doc in scan.documents} | {source for source, _ in scan.failures}
+    stale = [k for k in records.list_keys(before=run_start) if source_of(k) not in present]
     if stale:
         chunk_ids = [k for k in stale if not is_marker(k)]
         if chunk_ids:
@@ -208,6 +203,9 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     if orphans:
         vector_store.delete(ids=orphans)
         summary.deleted += len(orphans)
+
+    kept_sources = {doc.source for doc in kept}
+    summary.unchanged += sum(1 for k in records.list_keys() if not is_marker(k) and source_of(k) in kept_sources)
 
     if summary.added or summary.updated or summary.deleted or rebuild:
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
@@ -223,6 +221,11 @@ _MARKER = "#file:"
 def is_marker(key: str) -> bool:
     """Record keys are chunk ids ("source#hash") or file markers ("source#file:digest")."""
     return _MARKER in key
+
+
+def source_of(key: str) -> str:
+    """The corpus file a record key belongs to (see ``chunking.chunk_id`` and ``file_marker``)."""
+    return key.rsplit("#", 1)[0]
 
 
 def chunking_salt(settings: Settings, embeddings: ProgressEmbeddings) -> str:
