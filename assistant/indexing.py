@@ -4,10 +4,12 @@ Whole files are indexed in groups of a few hundred passages, one
 ``index(..., cleanup="incremental")`` call each: a group's new chunks are
 written first and the stale chunks of its files deleted only after, so a run
 killed at any moment leaves at least what was there before, and the next
-run converges (Chroma writes are upserts keyed by chunk id). Unchanged chunks
-are skipped by the record manager, so a second run embeds nothing. Files that
-vanished from the corpus lose their chunks; files that fail to parse keep
-their previous chunks, because a typo must not delete knowledge.
+run converges (Chroma writes are upserts keyed by chunk id). A file whose
+marker says it was fully indexed as it is now is not even re-split; in a changed
+file, unchanged chunks are skipped by the record manager, so a second run
+embeds nothing. Files that vanished from the corpus lose their chunks; files
+that fail to parse keep their previous chunks, because a typo must not delete
+knowledge.
 """
 
 from __future__ import annotations
