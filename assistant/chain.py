@@ -159,14 +159,13 @@ def sentence_markers(sentence: str) -> list[int]:
     return [int(n) for group in MARKER.findall(sentence) for n in re.split(r"\s*[,،]\s*", group)]
 
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
 _NUMBER = re.compile(r"\d+(?:[.,٫٬]\d+)*")
 _LATIN_NAME = re.compile(r"(?<![\w.])[A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*")
 
 
 def _numbers(text: str) -> set[str]:
     """Numbers as digits only: "1,000", "١٠٠٠" and "1000" are the same number."""
-    return {re.sub(r"[.,٫٬]", "", n) for n in _NUMBER.findall(text.translate(_DIGITS))}
+    return {re.sub(r"[.,٫٬]", "", n) for n in _NUMBER.findall(fold(text))}
 
 
 def missing_specifics(sentence: str, cited: Sequence[str], aliases: AliasTable | None = None) -> list[str]:

@@ -150,7 +150,6 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     vector_store = store_mod.open_store(settings, embeddings, create=True)
     embedded_before, embed_seconds_before = embeddings.embedded, embeddings.embed_seconds
 
-
     total = sum(len(chunks) for chunks in per_file.values())
     bar = _progress_bar(total, progress)
     embeddings.on_progress = bar.update if bar is not None else None
@@ -201,13 +200,14 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
 
     # Vectors the records do not know (a run killed between the store write and the record
     # update, then the file changed again) would be orphans forever: remove them.
-    orphans = orphan_ids(vector_store, records)
+    tracked = records.list_keys()
+    orphans = orphan_ids(vector_store, tracked)
     if orphans:
         vector_store.delete(ids=orphans)
         summary.deleted += len(orphans)
 
     kept_sources = {doc.source for doc in kept}
-    summary.unchanged += sum(1 for k in records.list_keys() if not is_marker(k) and source_of(k) in kept_sources)
+    summary.unchanged += sum(1 for k in tracked if not is_marker(k) and source_of(k) in kept_sources)
 
     if summary.added or summary.updated or summary.deleted or rebuild:
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
@@ -281,14 +281,14 @@ def file_groups(per_file: dict[str, list[Document]], min_chunks: int) -> list[li
     return groups
 
 
-def orphan_ids(vector_store, records) -> list[str]:
-    """Ids stored in Chroma that the record manager does not track."""
+def orphan_ids(vector_store, tracked: list[str]) -> list[str]:
+    """Ids stored in Chroma that are not among the record manager's ``tracked`` keys."""
     stored: set[str] = set()
     collection = vector_store._collection
     page = 10_000
     for offset in range(0, collection.count(), page):
         stored.update(collection.get(include=[], limit=page, offset=offset)["ids"])
-    return sorted(stored - set(records.list_keys()))
+    return sorted(stored - set(tracked))
 
 
 def _progress_bar(total: int, enabled: bool):

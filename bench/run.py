@@ -11,7 +11,7 @@ app's cold start to first answer, and peak RSS
 of ingest and of the app. Everything runs on 127.0.0.1 and stops by itself.
 
 ``--vectors composed`` is for sizes where real embedding takes hours on two
-cores (100k chunks: about 2 h per pass at 15 chunks/s). Each passage vector is
+cores (100k chunks: well over an hour per pass at ~20 chunks/s). Each passage vector is
 then the normalized mean of real e5 vectors of its words, each distinct word
 embedded once; queries still use e5. It measures what does not depend on the
 model (ingest overhead per chunk, record manager and delete paths, search

@@ -97,10 +97,9 @@ def test_extractive_prefers_question_language_and_quotes(built_settings) -> None
     assert "سولانا" in cited_text or "Solana" in cited_text
 
 
-def _status_error(cls, code: int):
+def _status_error(cls, code: int, request):
     import httpx
 
-    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     return cls(f"HTTP {code}", response=httpx.Response(code, request=request), body=None)
 
 
@@ -116,11 +115,11 @@ def test_llm_errors_get_a_readable_message_and_a_retry_flag(tmp_path) -> None:
     cases = [
         (openai.APITimeoutError(request=request), True, "did not answer within 60 s"),
         (openai.APIConnectionError(request=request), True, "cannot be reached"),
-        (_status_error(openai.AuthenticationError, 401), False, "LLM_API_KEY"),
-        (_status_error(openai.NotFoundError, 404), False, "model 'm1'"),
-        (_status_error(openai.RateLimitError, 429), True, "429"),
-        (_status_error(openai.InternalServerError, 503), True, "HTTP 503"),
-        (_status_error(openai.UnprocessableEntityError, 422), False, "HTTP 422"),
+        (_status_error(openai.AuthenticationError, 401, request), False, "LLM_API_KEY"),
+        (_status_error(openai.NotFoundError, 404, request), False, "model 'm1'"),
+        (_status_error(openai.RateLimitError, 429, request), True, "429"),
+        (_status_error(openai.InternalServerError, 503, request), True, "HTTP 503"),
+        (_status_error(openai.UnprocessableEntityError, 422, request), False, "HTTP 422"),
         (ConnectionRefusedError(111, "refused"), True, "ConnectionRefusedError"),
         (ValueError("odd"), False, "ValueError: odd"),
     ]
