@@ -2,7 +2,7 @@
 
 Builds the store on first run (progress bar in the terminal), prints the URL
 and who answers, warns when it listens beyond this machine without a login,
-then serves the Gradio chat (assistant/ui.py).
+then serves the Gradio chat (assistant/ui/).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from assistant.chain import build_assistant
+from assistant.answer import build_assistant
 from assistant.config import load_settings
 from assistant.indexing import IngestError, ensure_store
 from assistant.llm import backend_label

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings, load_settings
+from assistant.config import load_settings
 
 
 def _dump(obj: Any) -> None:
@@ -68,14 +68,13 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     settings = load_settings(store_dir=args.store_dir, top_k=args.k, retrieval_mode=args.mode)
     history = read_history(args.history)
     retriever = Retriever(settings)
-    llm = _condense_llm(settings)
-    result = retriever.search(args.question, history, llm=llm)
+    result = retriever.search(args.question, history)
     if args.json:
         _dump(result.to_json())
         return 0
     print(f"query: {result.query}")
-    if result.refused:
-        print(f"refused: the corpus does not seem to cover this ({result.reason})")
+    if result.relevance is not None:
+        print(f"relevance: {result.relevance:.2f} (standard deviations above off-topic questions)")
     for rank, hit in enumerate(result.hits, start=1):
         meta = hit.doc.metadata
         print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or '-'} · lines {meta.get('start_line')}-{meta.get('end_line')}")
@@ -83,32 +82,29 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _condense_llm(settings: Settings):
-    """The chat model used to rewrite follow-ups, when one is configured (never for extractive)."""
-    if settings.answer_backend == "extractive":
-        return None
-    from assistant.llm import get_chat_model
-
-    try:
-        return get_chat_model(settings)
-    except Exception:
-        return None
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.evaluation import format_report, run_eval
+    from assistant.evaluation import eval_store, format_report, run_eval
 
     settings = load_settings(store_dir=args.store_dir, retrieval_mode=args.mode)
-    report = run_eval(settings, Path(args.set), k=args.k)
+    if args.corpus_dir:
+        corpus = Path(args.corpus_dir)
+        if not corpus.is_dir():
+            raise FileNotFoundError(f"corpus folder not found: {corpus}")
+        settings = eval_store(settings, corpus)
+    report = run_eval(settings, [Path(p) for p in args.sets or ["tests/eval/qa.jsonl"]], k=args.k, baseline=args.baseline)
     if args.json:
         _dump(report)
-    else:
-        print(format_report(report["summary"]))
+        return 0
+    print(format_report(report["summary"]))
+    if "baseline" in report:
+        base = report["baseline"]
+        print()
+        print(format_report(base, f"naive baseline (1000/200 splitter, dense, question only) · {base['chunks']} chunks"))
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.chain import answer_stream, build_assistant
+    from assistant.answer import answer_stream, build_assistant
 
     settings = load_settings(store_dir=args.store_dir, llm_backend=args.backend, top_k=args.k)
     history = read_history(args.history)
@@ -124,6 +120,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _dump(final.to_json())
         return 0
     print()
+    if final.status != "answered":
+        print(f"\nstatus: {final.status}" + (f" ({final.reason})" if final.reason else ""))
     if final.notice:
         print(f"\n({final.notice})")
     if final.unsupported:
@@ -152,8 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_retrieve)
 
-    p = sub.add_parser("eval", help="retrieval metrics on a question set")
-    p.add_argument("--set", default="tests/eval/qa.jsonl", help="JSONL question set")
+    p = sub.add_parser("eval", help="retrieval and answer metrics on a question set")
+    p.add_argument("--set", dest="sets", action="append", help="JSONL question set (repeat to join sets; default tests/eval/qa.jsonl)")
+    p.add_argument("--corpus", dest="corpus_dir", help="evaluate on this corpus folder (ingested into a temporary store)")
+    p.add_argument("--baseline", action="store_true", help="also score a naive dense baseline in the same run")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--store", dest="store_dir")

@@ -52,10 +52,21 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid (dense+BM25, RRF), dense or bm25.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    refusal_floor: float = Field(0.78, description="Best dense similarity below which the corpus is judged silent.")
-    refusal_coverage: float = Field(
-        0.5, description="Share of the words a question asks about that the top passages must contain."
+    # answerability: relevance is in robust standard deviations above off-topic probe questions
+    # (see assistant/answerability.py); the values were tuned on the dev sets named in the README.
+    refuse_below: float = Field(0.5, description="Relevance under which a question is refused as off-topic.")
+    sure_above: float = Field(1.5, description="Relevance under which an answer carries an 'unsure' notice.")
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of the asked-about words the passages must mention, else 'unsure'."
     )
+    word_match_z: float = Field(
+        4.0, description="How far (robust z) a passage word must stand out to match a question word."
+    )
+    cross_script_offset: float = Field(
+        1.0, description="Added to the match strength of a word in the other script (translations stand out less)."
+    )
+    evidence_passages: int = Field(3, ge=1, le=10, description="Top passages whose sentences can be quoted.")
+    quote_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted for one part of a question.")
     state_check_seconds: float = Field(
         1.0, ge=0, description="How often a running app asks the store whether another process re-ingested it."
     )

@@ -142,3 +142,43 @@ def scan_corpus(root: Path, max_bytes: int = 5_000_000) -> CorpusScan:
         except CorpusFileError as exc:
             failures.append((rel.as_posix(), str(exc)))
     return CorpusScan(documents=documents, failures=failures)
+
+
+@dataclass(frozen=True)
+class CorpusProfile:
+    """How the app presents a corpus: optional front matter of the corpus folder's README.md.
+
+    The README is not indexed, so describing the corpus there changes no
+    passage. Every key is optional; without them the app names the corpus by
+    its documents' titles (see ``assistant.messages.covers``)::
+
+        ---
+        title: {ar: مساعد لامركزية الذكاء الاصطناعي, en: Decentralized AI assistant}
+        about: {ar: "...", en: "..."}
+        examples: [ما هي شبكة أكاش؟, What is Akash Network?]
+        ---
+    """
+
+    title: dict[str, str] = field(default_factory=dict)
+    about: dict[str, str] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
+
+
+def _by_language(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v).strip() for k, v in value.items() if k in ("ar", "en") and str(v).strip()}
+    return {}
+
+
+def corpus_profile(root: Path) -> CorpusProfile:
+    """The corpus's own title, description and examples, or empty fields (never an error)."""
+    for name in sorted(NOT_INDEXED):
+        path = Path(root) / name
+        if path.is_file():
+            try:
+                meta, _, _ = split_front_matter(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, CorpusFileError):
+                return CorpusProfile()
+            examples = tuple(str(e).strip() for e in meta.get("examples") or [] if str(e).strip())
+            return CorpusProfile(title=_by_language(meta.get("title")), about=_by_language(meta.get("about")), examples=examples)
+    return CorpusProfile()

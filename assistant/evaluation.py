@@ -1,22 +1,35 @@
-"""``python -m assistant eval``: retrieval quality measured, not assumed.
+"""``python -m assistant eval``: retrieval and answers measured, not assumed.
 
 A question set is JSONL: ``{"id", "lang", "question", "history", "gold_keywords",
-"answerable"}`` (unknown keys ignored; optional ``kind``). A passage is relevant
-when its text contains every gold keyword verbatim. The JSON report carries
-every question's results so anyone can recompute the metrics.
+"answerable"}`` (unknown keys ignored; optional ``kind`` and ``gold_parts``, one
+keyword list per part of a comparison). A passage is relevant when it contains
+every gold keyword (after Arabic normalization). Every question goes through
+the same ``answer_stream`` as the UI, so the report gives each one's status
+(answered | unsure | refused), whether the answer quotes the fact (the gold
+keywords are in the quoted text) and whether it cites the passage holding it
+(a fair measure when an English question is quoted the English sentence of a
+bilingual passage whose gold keywords are Arabic). The
+JSON report carries every question's results so anyone can recompute the
+metrics. ``--baseline`` scores a naive "chat with your docs" retriever in the
+same run: raw files, LangChain's 1000/200 character splitter, dense search
+with the question alone, no refusal.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.text import detect_language
+from assistant.text import detect_language, normalize
 
 KINDS = ("direct", "cross-lingual", "follow-up")
+STATUSES = ("answered", "unsure", "refused")
 
 
 def load_question_set(path: Path) -> list[dict[str, Any]]:
@@ -32,7 +45,7 @@ def load_question_set(path: Path) -> list[dict[str, Any]]:
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
             raise ValueError(f"{path}:{number}: each line needs at least a \"question\" string")
         item.setdefault("id", f"line-{number}")
-        item.setdefault("history", [])
+        item["history"] = item.get("history") or []
         item.setdefault("gold_keywords", [])
         item.setdefault("answerable", bool(item["gold_keywords"]))
         item.setdefault("lang", detect_language(item["question"]))
@@ -51,20 +64,28 @@ def question_kind(item: dict[str, Any]) -> str:
     return "direct"
 
 
-def is_relevant(text: str, gold_keywords: Sequence[str]) -> bool:
-    """A passage is relevant when it contains every gold keyword verbatim."""
-    return bool(gold_keywords) and all(k in text for k in gold_keywords)
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", normalize(text)).strip()
+
+
+def contains_all(text: str, keywords: Sequence[str]) -> bool:
+    """Every keyword occurs in the text, compared after normalization (diacritics, hamza forms, spacing)."""
+    flat = _flat(text)
+    return bool(keywords) and all(_flat(k) in flat for k in keywords)
+
+
+is_relevant = contains_all
 
 
 def first_relevant_rank(results: Sequence[dict[str, Any]], gold_keywords: Sequence[str]) -> int | None:
     for rank, result in enumerate(results, start=1):
-        if is_relevant(result["text"], gold_keywords):
+        if contains_all(result["text"], gold_keywords):
             return rank
     return None
 
 
 def metrics(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """recall@1/3/5 and MRR over answerable rows; each row has ``rank`` (None = not found)."""
+    """recall@1/3/5, MRR and quote accuracy over answerable rows; each row has ``rank`` (None = not found)."""
     rows = [r for r in rows if r["answerable"]]
     n = len(rows)
     if not n:
@@ -73,58 +94,124 @@ def metrics(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for k in (1, 3, 5):
         out[f"recall@{k}"] = round(sum(1 for r in rows if r["rank"] is not None and r["rank"] <= k) / n, 4)
     out["mrr"] = round(sum(1 / r["rank"] for r in rows if r["rank"]) / n, 4)
+    for key in ("quotes_fact", "cites_fact"):
+        judged = [r for r in rows if r.get(key) is not None]
+        if judged:
+            out[key] = round(sum(bool(r[key]) for r in judged) / len(judged), 4)
     return out
 
 
+def status_rates(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Share of each status among the rows."""
+    n = len(rows)
+    return {"n": n, **{s: round(sum(r["status"] == s for r in rows) / n, 4) if n else None for s in STATUSES}}
+
+
 def summarize(rows: Sequence[dict[str, Any]], k: int, mode: str) -> dict[str, Any]:
-    """Metrics overall, per language and per kind, plus refusal rates."""
+    """Metrics overall, per language and per kind, plus status rates for answerable and unanswerable questions."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     langs = sorted({r["lang"] for r in rows})
+    kinds = sorted({r["kind"] for r in rows})
     return {
         "mode": mode,
         "k": k,
         "questions": len(rows),
         "overall": metrics(rows),
         "by_lang": {lang: metrics(r for r in rows if r["lang"] == lang) for lang in langs},
-        "by_kind": {kind: metrics(r for r in rows if r["kind"] == kind) for kind in KINDS},
-        "refusal": {
-            "unanswerable": len(unanswerable),
-            "refusal_rate": round(sum(r["refused"] for r in unanswerable) / len(unanswerable), 4) if unanswerable else None,
-            "answerable": len(answerable),
-            "false_refusal_rate": round(sum(r["refused"] for r in answerable) / len(answerable), 4) if answerable else None,
+        "by_kind": {kind: metrics(r for r in rows if r["kind"] == kind) for kind in kinds},
+        "status": {
+            "answerable": status_rates(answerable),
+            "unanswerable": status_rates(unanswerable),
+            "unanswerable_by_kind": {kind: status_rates([r for r in unanswerable if r["kind"] == kind])
+                                     for kind in sorted({r["kind"] for r in unanswerable})},
+            "answerable_by_lang": {lang: status_rates([r for r in answerable if r["lang"] == lang]) for lang in langs},
         },
     }
 
 
-def run_eval(settings: Settings, path: Path, k: int = 5, retriever: Any = None) -> dict[str, Any]:
-    """Run every question through the retriever and return {"summary", "questions"}."""
-    from assistant.retrieval import Retriever
+def eval_store(settings: Settings, corpus: Path) -> Settings:
+    """Settings for a temporary store of ``corpus``, kept per folder so a second run only checks for changes."""
+    from assistant.indexing import run_ingest
 
-    retriever = retriever or Retriever(settings)
-    questions = load_question_set(path)
+    tag = hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:12]
+    store = Path(tempfile.gettempdir()) / "assistant-eval" / f"{corpus.name}-{tag}"
+    scoped = settings.model_copy(update={"corpus_dir": corpus, "store_dir": store, "chroma_host": None, "record_db_url": None})
+    run_ingest(scoped, progress=False, log=lambda message: None)
+    return scoped
+
+
+def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assistant: Any = None, baseline: bool = False) -> dict[str, Any]:
+    """Every question through the full answer path; returns {"summary", "questions"} (and "baseline")."""
+    from assistant.answer import Assistant, answer
+
+    assistant = assistant or Assistant(settings.model_copy(update={"llm_backend": "extractive"}))
+    questions = [q for path in ([paths] if isinstance(paths, Path) else paths) for q in load_question_set(path)]
     rows, report = [], []
     for item in questions:
-        result = retriever.search(item["question"], item.get("history") or [], k=k)
-        results = [{"id": h.id, "score": round(h.score, 6), "text": h.text} for h in result.hits]
+        response = answer(assistant, item["question"], item.get("history") or [], k=k)
+        results = [{"id": h["id"], "score": h["score"], "text": h["text"]} for h in response.retrieved]
         rank = first_relevant_rank(results, item["gold_keywords"]) if item["answerable"] else None
-        rows.append({"lang": item["lang"], "kind": item["kind"], "answerable": bool(item["answerable"]), "rank": rank, "refused": result.refused})
-        report.append({"id": item["id"], "query": result.query, "refused": result.refused, "rank": rank, "results": results})
-    return {"summary": summarize(rows, k, settings.retrieval_mode), "questions": report}
+        parts = item.get("gold_parts") or ([item["gold_keywords"]] if item["gold_keywords"] else [])
+        quotes = cites = None
+        if item["answerable"] and response.status != "refused":
+            quotes = all(contains_all(response.answer, part) for part in parts)
+            cites = all(any(contains_all(c.text, part) for c in response.citations) for part in parts)
+        rows.append({"lang": item["lang"], "kind": item["kind"], "answerable": bool(item["answerable"]), "rank": rank,
+                     "status": response.status, "quotes_fact": quotes, "cites_fact": cites})
+        report.append({"id": item["id"], "question": item["question"], "query": response.query, "status": response.status,
+                       "reason": response.reason, "signals": response.signals, "rank": rank, "quotes_fact": quotes, "cites_fact": cites,
+                       "answer": response.answer, "results": results})
+    out = {"summary": summarize(rows, k, settings.retrieval_mode), "questions": report}
+    if baseline:
+        out["baseline"] = naive_baseline(settings, questions, k)
+    return out
 
 
-def format_report(summary: dict[str, Any]) -> str:
+def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
+    """What a default "chat with your docs" setup retrieves, scored with the same metric."""
+    import numpy as np
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from assistant.corpus import NOT_INDEXED, SUPPORTED_SUFFIXES
+    from assistant.embeddings import get_embeddings
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    chunks: list[str] = []
+    for path in sorted(Path(settings.corpus_dir).rglob("*")):
+        if path.is_file() and path.suffix in SUPPORTED_SUFFIXES and path.name not in NOT_INDEXED:
+            chunks += splitter.split_text(path.read_text(encoding="utf-8", errors="replace"))
+    embedder = get_embeddings(settings)
+    matrix = np.asarray(embedder.embed_documents(chunks))
+    rows = []
+    for item in questions:
+        scores = matrix @ np.asarray(embedder.embed_query(item["question"]))
+        top = [{"text": chunks[i]} for i in np.argsort(-scores)[:k]]
+        rank = first_relevant_rank(top, item["gold_keywords"]) if item["answerable"] else None
+        rows.append({"lang": item["lang"], "kind": item["kind"], "answerable": item["answerable"], "rank": rank, "status": "answered"})
+    summary = summarize(rows, k, "naive-baseline")
+    summary["chunks"] = len(chunks)
+    return summary
+
+
+def format_report(summary: dict[str, Any], title: str = "") -> str:
     """A small table for people."""
-    lines = [f"mode {summary['mode']} · k {summary['k']} · {summary['questions']} questions", ""]
-    lines.append(f"{'group':<16}{'n':>4}{'R@1':>8}{'R@3':>8}{'R@5':>8}{'MRR':>8}")
+    lines = [title or f"mode {summary['mode']} · k {summary['k']} · {summary['questions']} questions", ""]
+    lines.append(f"{'group':<16}{'n':>5}{'R@1':>8}{'R@3':>8}{'R@5':>8}{'MRR':>8}{'quotes':>8}{'cites':>8}")
     groups = [("all", summary["overall"])] + list(summary["by_lang"].items()) + list(summary["by_kind"].items())
     for name, m in groups:
         if not m.get("n"):
             continue
-        lines.append(f"{name:<16}{m['n']:>4}{m['recall@1']:>8.3f}{m['recall@3']:>8.3f}{m['recall@5']:>8.3f}{m['mrr']:>8.3f}")
-    ref = summary["refusal"]
-    if ref["refusal_rate"] is not None:
-        lines.append(f"\nrefused {ref['refusal_rate']:.0%} of {ref['unanswerable']} unanswerable questions")
-    if ref["false_refusal_rate"] is not None:
-        lines.append(f"refused {ref['false_refusal_rate']:.0%} of {ref['answerable']} answerable questions (false refusals)")
+        quotes = "".join(f"{m[key]:>8.3f}" if key in m else f"{'-':>8}" for key in ("quotes_fact", "cites_fact"))
+        lines.append(f"{name:<16}{m['n']:>5}{m['recall@1']:>8.3f}{m['recall@3']:>8.3f}{m['recall@5']:>8.3f}{m['mrr']:>8.3f}{quotes}")
+    status = summary.get("status", {})
+    if status:
+        lines.append("")
+        lines.append(f"{'status':<28}{'n':>5}{'answered':>10}{'unsure':>8}{'refused':>9}")
+        groups = [("answerable", status["answerable"]), ("unanswerable", status["unanswerable"])]
+        groups += [(f"  answerable {lang}", s) for lang, s in status.get("answerable_by_lang", {}).items()]
+        groups += [(f"  unanswerable {kind}", s) for kind, s in status.get("unanswerable_by_kind", {}).items()]
+        for name, s in groups:
+            if s.get("n"):
+                lines.append(f"{name:<28}{s['n']:>5}{s['answered']:>10.2f}{s['unsure']:>8.2f}{s['refused']:>9.2f}")
     return "\n".join(lines)

@@ -213,6 +213,7 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = embeddings.embedded - embedded_before
     summary.embed_seconds = embeddings.embed_seconds - embed_seconds_before
+    calibrate(settings, embeddings)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -297,6 +298,22 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
+
+
+def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:
+    """Measure the off-topic probes against this store state, unless already recorded for it."""
+    from assistant import answerability
+
+    state = store_mod.store_state(settings) or ""
+    signature = embeddings.signature()
+    embedder = f"{signature['embedder_backend']}:{signature['embedder_model']}"
+    recorded = answerability.Calibration.from_json(store_mod.read_calibration(settings))
+    if recorded is not None and recorded.state == state and recorded.embedder == embedder:
+        return
+    collection = store_mod.get_collection(settings)
+    if collection is None or not collection.count():
+        return
+    store_mod.write_calibration(settings, answerability.measure(collection, embeddings, state, embedder).to_json())
 
 
 def ensure_store(settings: Settings, log: Callable[[str], None] = print) -> IngestSummary | None:

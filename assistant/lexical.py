@@ -15,8 +15,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rank_bm25 import BM25Plus
+from rapidfuzz import distance, process
 
-from assistant.text import normalize, tokenize
+from assistant.text import normalize, terms, words
+
+# Typo tolerance: a word of at least this many letters may be one edit (insertion,
+# deletion, substitution or swap of neighbours) away from a known word.
+TYPO_MIN_LETTERS = 4
+
+
+def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
+    """The vocabulary word one edit away from ``word`` (rapidfuzz, in C), or None."""
+    if len(word) < TYPO_MIN_LETTERS or not vocabulary:
+        return None
+    match = process.extractOne(word, vocabulary, scorer=distance.OSA.distance, score_cutoff=1)
+    return match[0] if match else None
 
 
 @dataclass
@@ -28,26 +41,12 @@ class AliasGroup:
     token_sets: list[frozenset[str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.token_sets = [frozenset(t) for t in (tokenize(s, drop_stopwords=False) for s in self.spellings) if t]
+        self.token_sets = [frozenset(t) for t in (words(s) for s in self.spellings) if t]
 
-
-def _within_one_edit(a: str, b: str) -> bool:
-    """Damerau distance <= 1 (one insertion, deletion, substitution or swap)."""
-    if a == b:
-        return True
-    la, lb = len(a), len(b)
-    if abs(la - lb) > 1:
-        return False
-    if la == lb:
-        diff = [i for i in range(la) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    short, long_ = (a, b) if la < lb else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return short[i:] == long_[i + 1:]
+    @property
+    def terms(self) -> list[str]:
+        """Index terms of every spelling (what BM25 matches)."""
+        return [t for s in self.spellings for t in terms(s)]
 
 
 class AliasTable:
@@ -55,7 +54,10 @@ class AliasTable:
 
     def __init__(self, groups: Iterable[AliasGroup]) -> None:
         self.groups = [g for g in groups if g.token_sets]
-        self.vocabulary = {tok for g in self.groups for ts in g.token_sets for tok in ts}
+        vocabulary = {tok for g in self.groups for ts in g.token_sets for tok in ts}
+        self.vocabulary = vocabulary
+        self._long_words = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LETTERS)
+        self._corrections: dict[str, str | None] = {}  # lives as long as this table (one store state)
 
     @classmethod
     def from_metadatas(cls, metadatas: Iterable[dict]) -> AliasTable:
@@ -72,28 +74,22 @@ class AliasTable:
         return cls(AliasGroup(name, [name, *sorted(spellings)]) for name, spellings in merged.items())
 
     def correct(self, tokens: Sequence[str]) -> list[str]:
-        """Map query tokens that are one edit away from a known name token onto it (typo tolerance)."""
-        out = []
-        for tok in tokens:
-            if tok in self.vocabulary or len(tok) < 4:
-                out.append(tok)
-                continue
-            match = next((v for v in self.vocabulary if len(v) >= 4 and _within_one_edit(tok, v)), None)
-            out.append(match or tok)
-        return out
+        """Map words one edit away from a known name word onto it ("Akahs" -> "akash")."""
+        return [tok if tok in self.vocabulary else (self._closest(tok) or tok) for tok in tokens]
+
+    def _closest(self, word: str) -> str | None:
+        if word not in self._corrections:
+            self._corrections[word] = closest_word(word, self._long_words)
+        return self._corrections[word]
 
     def mentions(self, text: str) -> list[AliasGroup]:
-        """Groups whose spellings (all tokens of at least one) appear in the text, typo-tolerant."""
-        tokens = set(self.correct(tokenize(text, drop_stopwords=False)))
+        """Groups whose spellings (all words of at least one) appear in the text, typo-tolerant."""
+        tokens = set(self.correct(words(text)))
         return [g for g in self.groups if any(ts <= tokens for ts in g.token_sets)]
 
     def expand(self, text: str) -> list[str]:
-        """Extra tokens for a query: every spelling of every name it mentions."""
-        extra: list[str] = []
-        for group in self.mentions(text):
-            for spelling in group.spellings:
-                extra.extend(tokenize(spelling))
-        return extra
+        """Extra index terms for a query: every spelling of every name it mentions."""
+        return [t for group in self.mentions(text) for t in group.terms]
 
 
 class BM25Index:
@@ -121,6 +117,8 @@ class BM25Index:
                     freqs.setdefault(term, []).append(tf)
         self.postings = {t: (np.asarray(p, dtype=np.int32), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
         self.vocabulary = self.postings.keys()
+        self._sorted_vocabulary: list[str] | None = None
+        self._corrections: dict[str, str | None] = {}  # lives as long as this index (one store state)
         self._norm = None
         if self._bm25 is not None:
             b, k1 = self._bm25.b, self._bm25.k1
@@ -132,13 +130,14 @@ class BM25Index:
     @staticmethod
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
         """Tokens indexed for a passage: its text (title line included) plus its aliases."""
-        return tokenize(page_content) + tokenize(str(metadata.get("aliases") or "").replace(";", " "))
+        return terms(page_content) + terms(str(metadata.get("aliases") or "").replace(";", " "))
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Top-k (position, score) with a positive score, best first."""
+        """Top-k (position, score) with a positive score, best first; typos are matched to indexed terms."""
         if self._bm25 is None or not query_tokens:
             return []
         bm25 = self._bm25
+        query_tokens = [self.correct(t) for t in query_tokens]
         total = np.zeros(len(self.ids))
         touched = np.zeros(len(self.ids), dtype=bool)
         for term in query_tokens:
@@ -164,6 +163,24 @@ class BM25Index:
         # for all, so it does not change the order; it is added so scores equal rank_bm25's.
         constant = sum(bm25.idf.get(t, 0.0) * bm25.delta for t in query_tokens)
         return [(int(candidates[i]), float(scores[i] + constant)) for i in order]
+
+
+    def correct(self, term: str) -> str:
+        """A query term absent from the index, mapped to an indexed term one edit away ("netwrok")."""
+        if term in self.postings:
+            return term
+        return self._closest(term) or term
+
+    def _closest(self, term: str) -> str | None:
+        if term not in self._corrections:
+            if self._sorted_vocabulary is None:
+                self._sorted_vocabulary = sorted(t for t in self.postings if len(t) >= TYPO_MIN_LETTERS and not t.isdigit())
+            self._corrections[term] = closest_word(term, self._sorted_vocabulary)
+        return self._corrections[term]
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an indexed term (0 when absent)."""
+        return float(self._bm25.idf.get(term, 0.0)) if self._bm25 is not None else 0.0
 
 
 def normalized_contains(haystack: str, needle: str) -> bool:

@@ -1,36 +1,40 @@
-"""Finding the passages that answer a question, in either language, or saying none do.
+"""Finding the passages that answer a question, in either language.
 
-Pipeline: condense a follow-up into a standalone query (LLM if configured,
-deterministic otherwise) -> dense search (e5 in Chroma) and BM25 (normalized
-Arabic, alias-expanded) -> reciprocal-rank fusion -> refusal check. The BM25
-index is derived from the store and cached per store state, so it is built
-once after each ingest and never per query.
+Pipeline: resolve a follow-up (``assistant.conversation``) -> read the
+question once (``assistant.query``) -> dense search (e5 in Chroma) and BM25
+(stemmed, alias-expanded, typo-tolerant) -> weighted reciprocal-rank fusion,
+part by part for a comparison -> relevance against the off-topic calibration
+(``assistant.answerability``). The BM25 index, the alias table and the
+calibration are derived from the store and cached per store state, so they
+are built once after each ingest and never per query.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.language_models import BaseChatModel
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from assistant import answerability
 from assistant import store as store_mod
 from assistant.chunking import passage_text
 from assistant.config import RetrievalMode, Settings
+from assistant.conversation import Rewrite, Turn, condense
 from assistant.embeddings import ProgressEmbeddings, get_embeddings
-from assistant.glossary import english_stem, translations
 from assistant.lexical import AliasTable, BM25Index
-from assistant.text import Language, detect_language, normalize, tokenize
+from assistant.query import QueryAnalysis, analyze
+from assistant.text import detect_language
 
-Turn = dict[str, str]
+POOL_FACTOR = 4  # each leg returns this many times k candidates, so fusion can promote a passage one leg ranks low
+MIN_POOL = 20
 
 
 @dataclass
@@ -49,6 +53,10 @@ class Hit:
     @property
     def text(self) -> str:
         return passage_text(self.doc)
+
+    @property
+    def heading(self) -> str:
+        return str(self.doc.metadata.get("heading") or self.doc.metadata.get("title") or "")
 
     def to_json(self) -> dict[str, Any]:
         meta = self.doc.metadata
@@ -69,173 +77,82 @@ class Hit:
 
 @dataclass
 class RetrievalResult:
-    """Passages for one question; ``query`` is what was actually searched (after condensing)."""
+    """Passages for one question, the reading of the question, and how relevant the corpus is to it."""
 
-    question: str
-    query: str
-    language: Language
+    analysis: QueryAnalysis
     hits: list[Hit] = field(default_factory=list)
-    refused: bool = False
-    reason: str = ""
-    signals: dict[str, float] = field(default_factory=dict)
+    relevance: float | None = None  # robust z against the off-topic probes (None: not computed, e.g. bm25 mode)
+    query_vector: np.ndarray | None = None
+    part_vectors: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def question(self) -> str:
+        return self.analysis.question
+
+    @property
+    def query(self) -> str:
+        return self.analysis.query
+
+    @property
+    def language(self) -> str:
+        return self.analysis.language
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "query": self.query,
             "question": self.question,
-            "language": self.language,
-            "refused": self.refused,
-            "reason": self.reason,
-            "signals": self.signals,
+            **self.analysis.to_json(),
+            "relevance": None if self.relevance is None else round(self.relevance, 3),
             "results": [h.to_json() for h in self.hits],
         }
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank), rank from 1."""
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(id) = sum over lists of weight / (k + rank), rank from 1."""
+    weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, doc_id in enumerate(ranking, start=1):
-            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank)
+            scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-# Words that make a question lean on what came before ("and its pricing?", "وما آلية التسعير فيها؟").
-_REFERRING = {
-    normalize(w)
-    for w in """it its they them their this that these those there he she his her him
-    فيها فيه منها منه لها له عنها عنه بها به هذا هذه ذلك تلك هذي هاد هادا هاي
-    المشروع المنصه الشبكه same""".split()
-}
-_FOLLOW_UP_OPENERS = re.compile(
-    r"^\s*(and|also|what about|how about|وماذا|وما|وهل|وكيف|ولماذا|وليش|وليه|وعلى|وفي|ومن|وعن|وكم|ومتى|واين|وأين|طيب|طب|وشو|وايش|وإيش|و)(\s|$)", re.I
-)
+def lexical_weight(terms: Sequence[str], index: BM25Index) -> float:
+    """How much the keyword leg can know about this query: the idf share of its terms the index has.
 
-
-def is_follow_up(question: str, aliases: AliasTable) -> bool:
-    """Does the question need its history to be understood?"""
-    if aliases.mentions(question):
-        return False
-    words = normalize(question).split()
-    stripped = {re.sub(r"[^\w]", "", w) for w in words}
-    if stripped & _REFERRING or any(w.endswith(("ها", "هم")) and len(w) > 4 for w in stripped):
-        return True
-    return bool(_FOLLOW_UP_OPENERS.match(question)) or len(tokenize(question)) <= 1
-
-
-def condense_deterministic(question: str, history: Sequence[Turn], aliases: AliasTable) -> str:
-    """Carry the names (else the whole text) of the latest earlier user turn into a follow-up."""
-    user_turns = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
-    if not user_turns or not is_follow_up(question, aliases):
-        return question
-    for previous in reversed(user_turns):
-        names = [g.canonical for g in aliases.mentions(previous)]
-        if names:
-            return f"{' '.join(names)} {question}"
-    return f"{user_turns[-1]} {question}"
-
-
-CONDENSE_PROMPT = (
-    "Rewrite the user's last message as one standalone search question, in the same language as that "
-    "message, resolving pronouns from the conversation. Keep names exactly as written. If it is already "
-    "standalone, return it unchanged. Reply with the question only.\n"
-    "أعد صياغة الرسالة الأخيرة كسؤال مستقل بنفس لغتها، مع الإبقاء على الأسماء كما هي. أجب بالسؤال فقط."
-)
-
-
-def condense_with_llm(question: str, history: Sequence[Turn], llm: BaseChatModel) -> str:
-    """Ask the chat model for a standalone question; the conversation is passed as data."""
-    transcript = "\n".join(f"{t.get('role', 'user')}: {t.get('content', '')}" for t in history[-6:])
-    messages = [
-        ("system", CONDENSE_PROMPT),
-        ("human", f"Conversation:\n{transcript}\n\nLast message: {question}\n\nStandalone question:"),
-    ]
-    reply = llm.invoke(messages)
-    text = str(getattr(reply, "content", reply)).strip().splitlines()
-    candidate = text[0].strip().strip('"“”«»') if text else ""
-    return candidate if 3 <= len(candidate) <= 4 * len(question) + 400 else question
-
-
-def condense_question(question: str, history: Sequence[Turn] | None, aliases: AliasTable, llm: BaseChatModel | None = None) -> str:
-    """Standalone query for retrieval; the LLM path falls back to the deterministic one on any error."""
-    history = [t for t in (history or []) if isinstance(t, dict)]
-    if not any(t.get("role") == "user" for t in history):
-        return question
-    if llm is not None and is_follow_up(question, aliases):
-        try:
-            rewritten = condense_with_llm(question, history, llm)
-            # Keep the names the deterministic rewrite would carry: small models drop them.
-            carried = condense_deterministic(question, history, aliases)
-            if rewritten != question:
-                missing = [w for w in carried.split() if w not in rewritten and w not in question]
-                return rewritten + (" " + " ".join(missing) if missing and len(missing) <= 4 else "")
-            return carried
-        except Exception:
-            pass
-    return condense_deterministic(question, history, aliases)
-
-
-_NUMBER_QUESTION = re.compile(r"\b(how many|how much|when|what year|which year)\b|(^|\s)(كم|متي|امتي|ايمتي|اي سنه|في اي عام)(\s|$)")
-_AR_PREFIX = re.compile(r"^(و|ف|ب|ل|ك)(?=\w{3,})")
-_AR_SUFFIX = re.compile(r"(ها|هم|هن|كم|نا|ات|ين|ون|يه|ه|ي)$")
-
-
-def cross_lingual_tokens(tokens: Sequence[str]) -> list[str]:
-    """Arabic tokens for the English words of a query (see assistant.glossary)."""
-    out: list[str] = []
-    for token in tokens:
-        for phrase in translations(token):
-            out.extend(tokenize(phrase))
-    return out
-
-
-# Words that frame a question rather than say what it asks (in both languages and
-# common dialects); they are not expected to appear in an answering passage.
-_FRAMING = {
-    normalize(w)
-    for w in """project projects platform platforms offer offers provide provides work works idea ideas thing things
-    kind type exactly actually really wat wht whats know want mean meaning term called name named article mention mentions
-    مشروع مشاريع منصه منصات شركه يعمل تعمل يعتمد تعتمد يقدم تقدم تقدمه يوفر توفر بالضبط ضبط صار وين ترى تري يا ماهي ماهو
-    تسوي يسوي بتعمل بيعمل بتسوي review reviews discuss discusses cover covers
-    شي شيء اشي حاجه فكره نوع يعني عبارة اسم المقال مقال يذكر تذكر ذكر قال يقول اعرف عايز ابغي بدي ودي""".split()
-}
-
-
-def focus_terms(query_tokens: Sequence[str], aliases: AliasTable, query: str) -> list[str]:
-    """What the question asks about: its content words minus the names it mentions."""
-    name_tokens = {tok for group in aliases.mentions(query) for spelling in group.spellings for tok in tokenize(spelling)}
-    seen: list[str] = []
-    for token in query_tokens:
-        if token in name_tokens or token in _FRAMING or token.isdigit() or token in seen or len(token) < 3:
-            continue
-        seen.append(token)
-    return seen
-
-
-def _arabic_stems(token: str) -> list[str]:
-    stem = _AR_PREFIX.sub("", token)
-    forms = [token, stem]
-    if len(stem) > 4:
-        forms.append(_AR_SUFFIX.sub("", stem))
-    return [f for f in forms if len(f) >= 3]
-
-
-def term_covered(term: str, texts: Sequence[str]) -> bool:
-    """Is the term (a light stem of it, or a glossary translation) in any of the normalized texts?"""
-    if re.fullmatch(r"[a-z]+", term):
-        candidates = [english_stem(term), *translations(term)]
-    else:
-        candidates = _arabic_stems(term)
-    return any(c and c in text for c in candidates for text in texts)
+    An English question over Arabic passages shares only names (if any) with
+    them; letting BM25 vote with full weight on those few terms would drown
+    the dense ranking. Terms the index lacks count as if rare.
+    """
+    if not terms:
+        return 0.0
+    idfs = [index.idf(t) for t in terms]
+    ceiling = max([*idfs, 1.0])
+    known = sum(i for t, i in zip(terms, idfs, strict=True) if t in index.vocabulary)
+    total = sum(i if t in index.vocabulary else ceiling for t, i in zip(terms, idfs, strict=True))
+    return known / total if total > 0 else 0.0
 
 
 @dataclass
-class _Snapshot:
+class Snapshot:
+    """What retrieval derives from one store state."""
+
     state: str
     docs: list[Document]
     by_id: dict[str, int]
     bm25: BM25Index
     aliases: AliasTable
+    calibration: answerability.Calibration | None = None
+    readable: dict[str, set[str]] = field(default_factory=dict)  # language -> ids of passages with text in it
+
+    @property
+    def titles(self) -> list[str]:
+        """Document titles, most passages first: what the corpus is about, in its own words."""
+        counts: dict[str, int] = {}
+        for doc in self.docs:
+            title = str(doc.metadata.get("title") or "").strip()
+            if title:
+                counts[title] = counts.get(title, 0) + 1
+        return sorted(counts, key=lambda t: (-counts[t], t))
 
 
 class Retriever:
@@ -245,13 +162,13 @@ class Retriever:
         self.settings = settings
         self.embeddings = embeddings or get_embeddings(settings)
         self.store = store_mod.open_store(settings, self.embeddings)
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._checked: tuple[float, int] = (float("-inf"), -1)  # (monotonic time, local generation)
         self._lock = threading.Lock()
 
     # -- derived indexes -------------------------------------------------
-    def snapshot(self) -> _Snapshot:
-        """Passages, BM25 and alias table for the current store state (rebuilt only when it changes).
+    def snapshot(self) -> Snapshot:
+        """Passages, BM25, alias table and calibration for the current store state (rebuilt only when it changes).
 
         Asking the store for its state costs a round trip (two in server mode),
         so it is asked at most every ``state_check_seconds``: an ingest in this
@@ -279,7 +196,7 @@ class Retriever:
         self._checked = (time.monotonic(), generation)
         return snap
 
-    def _build_snapshot(self, state: str) -> _Snapshot:
+    def _build_snapshot(self, state: str) -> Snapshot:
         collection = store_mod.get_collection(self.settings)
         if collection is None:
             raise store_mod.StoreMissingError(f"No store found at {store_mod.location(self.settings)}. Run `python ingest.py`.")
@@ -291,15 +208,43 @@ class Retriever:
                 docs.append(Document(page_content=text or "", metadata=dict(meta or {}), id=doc_id))
         docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start_line", 0), d.id or ""))
         tokens = [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs]
-        return _Snapshot(
+        return Snapshot(
             state=state,
             docs=docs,
             by_id={str(d.id): i for i, d in enumerate(docs)},
             bm25=BM25Index([str(d.id) for d in docs], tokens),
             aliases=AliasTable.from_metadatas(d.metadata for d in docs),
+            calibration=self._calibration(collection, state) if docs else None,
+            readable={lang: {str(d.id) for d in docs if lang in str(d.metadata.get("language", ""))} for lang in ("ar", "en")},
         )
 
+    def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
+        """The calibration ingest recorded for this state, else measured now (an older store)."""
+        embedder = self._embedder_name()
+        recorded = answerability.Calibration.from_json(store_mod.read_calibration(self.settings))
+        if recorded is not None and recorded.state == state and recorded.embedder == embedder:
+            return recorded
+        return answerability.measure(collection, self.embeddings, state, embedder)
+
+    def _embedder_name(self) -> str:
+        sig = self.embeddings.signature()
+        return f"{sig['embedder_backend']}:{sig['embedder_model']}"
+
     # -- search ----------------------------------------------------------
+    def relevance(self, query: str, language: str, snap: Snapshot | None = None) -> float:
+        """How far the corpus's best match for ``query`` stands above off-topic questions (probe z-score)."""
+        snap = snap or self.snapshot()
+        as_query = np.asarray(self.embeddings.embed_query(query))
+        best_q = self._best_similarity(as_query)
+        if snap.calibration is None:
+            return best_q
+        as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
+        return snap.calibration.relevance(language, best_q, self._best_similarity(as_passage))  # type: ignore[arg-type]
+
+    def _best_similarity(self, vector: np.ndarray) -> float:
+        found = self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
+        return 1.0 - float(found[0][1]) if found else 0.0  # langchain-chroma returns the cosine distance
+
     def search(
         self,
         question: str,
@@ -307,95 +252,120 @@ class Retriever:
         *,
         k: int | None = None,
         mode: RetrievalMode | None = None,
-        llm: BaseChatModel | None = None,
+        rewrite: Rewrite | None = None,
     ) -> RetrievalResult:
-        """Top-k passages for the question in its conversation, with the refusal decision."""
+        """Top-k passages for the question in its conversation, with its relevance to the corpus."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         snap = self.snapshot()
-        query = condense_question(question, history, snap.aliases, llm)
-        result = RetrievalResult(question=question, query=query, language=detect_language(question))
-        if not snap.docs or not tokenize(query, drop_stopwords=False):
-            result.refused, result.reason = True, "empty" if not snap.docs else "no words"
+        language = detect_language(question)
+        query = question
+        if snap.docs:
+            query = condense(question, history, snap.aliases, lambda q: self.relevance(q, language, snap), rewrite)
+        analysis = analyze(question, query, snap.aliases, snap.bm25)
+        result = RetrievalResult(analysis=analysis)
+        if not snap.docs or not analysis.terms and not query.strip():
             return result
 
-        names = [g.canonical for g in snap.aliases.mentions(query)]
-        # The names go into the dense query too: "and its pricing?" alone embeds far from Akash.
-        dense_query = query + ("\n" + " ".join(n for n in names if n not in query) if names else "")
-        vector: list[float] | None = None
-        pool = max(4 * k, 20)
+        pool = max(POOL_FACTOR * k, MIN_POOL)
+        queries = [query, *analysis.parts]
+        rankings: list[list[str]] = []
+        weights: list[float] = []
         dense: dict[str, float] = {}
-        if mode in ("hybrid", "dense"):
-            vector = self.embeddings.embed_query(dense_query)
-            # langchain-chroma returns the cosine *distance* here; similarity = 1 - distance.
-            for doc, distance in self.store.similarity_search_by_vector_with_relevance_scores(vector, k=pool):
-                dense[str(doc.id)] = 1.0 - float(distance)
         lexical: dict[str, float] = {}
-        query_tokens = snap.aliases.correct(tokenize(query))
-        if mode in ("hybrid", "bm25"):
-            expanded = query_tokens + snap.aliases.expand(query) + cross_lingual_tokens(query_tokens)
-            for pos, score in snap.bm25.search(expanded, pool):
-                lexical[snap.bm25.ids[pos]] = score
+        for position, text in enumerate(queries):
+            sub = analysis if position == 0 else analyze(text, text, snap.aliases, snap.bm25)
+            vector = None
+            if mode in ("hybrid", "dense"):
+                # The names go into the dense query too: "and its pricing?" alone embeds far from Akash.
+                dense_text = text + ("\n" + " ".join(n for n in sub.names if n not in text) if sub.names else "")
+                vector = np.asarray(self.embeddings.embed_query(dense_text))
+                found = {str(doc.id): 1.0 - float(dist)
+                         for doc, dist in self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=pool)}
+                for doc_id, sim in found.items():
+                    dense[doc_id] = max(dense.get(doc_id, -1.0), sim)
+                rankings.append(sorted(found, key=lambda i: -found[i]))
+                weights.append(1.0)
+            if position == 0:
+                result.query_vector = vector
+            elif vector is not None:
+                result.part_vectors.append(vector)
+            if mode in ("hybrid", "bm25"):
+                scores = {snap.bm25.ids[pos]: s for pos, s in snap.bm25.search(list(sub.terms), pool)}
+                for doc_id, s in scores.items():
+                    lexical[doc_id] = max(lexical.get(doc_id, 0.0), s)
+                rankings.append(sorted(scores, key=lambda i: -scores[i]))
+                weights.append(1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25))
 
-        if mode == "dense":
-            ranked = sorted(dense.items(), key=lambda x: -x[1])
-        elif mode == "bm25":
-            ranked = sorted(lexical.items(), key=lambda x: -x[1])
-        else:
-            ranked = reciprocal_rank_fusion(
-                [sorted(dense, key=lambda i: -dense[i]), sorted(lexical, key=lambda i: -lexical[i])],
-                self.settings.rrf_k,
-            )
+        readable = snap.readable.get(analysis.language, set())
+        ranked = self._fuse(rankings, weights, dense, lexical, mode, parts=len(queries) - 1, readable=readable)
         for doc_id, score in ranked[:k]:
             if doc_id not in snap.by_id:
                 continue  # store changed between the two legs; skip the stale id
             doc = snap.docs[snap.by_id[doc_id]]
             result.hits.append(Hit(doc=doc, score=score, dense=dense.get(doc_id), lexical=lexical.get(doc_id)))
+        if result.query_vector is None:
+            result.query_vector = np.asarray(self.embeddings.embed_query(query))
         if any(h.dense is None for h in result.hits):
-            self._fill_dense_scores(result, vector if vector is not None else self.embeddings.embed_query(dense_query))
-        result.refused, result.reason = self.judge(result, query_tokens, snap)
+            self._fill_dense_scores(result.hits, result.query_vector)
+        if mode != "bm25" and snap.calibration is not None:
+            best_q = max([dense.get(i, -1.0) for i in dense] or [0.0])
+            as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
+            result.relevance = snap.calibration.relevance(analysis.language, best_q, self._best_similarity(as_passage))
         return result
 
-    def _fill_dense_scores(self, result: RetrievalResult, vector: Sequence[float]) -> None:
-        """Hits found only by BM25 have no cosine yet; score them against the same query vector."""
-        import numpy as np
+    def _fuse(self, rankings: list[list[str]], weights: list[float], dense: dict[str, float], lexical: dict[str, float],
+              mode: RetrievalMode, parts: int, readable: set[str] | None = None) -> list[tuple[str, float]]:
+        """One ranking from the legs; with parts, each part's best passage is guaranteed a place near the top."""
+        if mode == "dense" and not parts:
+            return sorted(dense.items(), key=lambda x: -x[1])
+        if mode == "bm25" and not parts:
+            return sorted(lexical.items(), key=lambda x: -x[1])
+        fused = self._rrf(rankings, weights, mode, readable)
+        if not parts:
+            return fused
+        legs = len(rankings) // (parts + 1)  # rankings per query (1 or 2)
+        firsts: list[str] = []
+        for p in range(1, parts + 1):
+            best = self._rrf(rankings[p * legs:(p + 1) * legs], weights[p * legs:(p + 1) * legs], mode, readable)
+            if best and best[0][0] not in firsts:
+                firsts.append(best[0][0])
+        score = dict(fused)
+        top = max(score.values(), default=0.0)
+        return [(i, top + (len(firsts) - n) * 1e-6) for n, i in enumerate(firsts)] + [(i, s) for i, s in fused if i not in firsts]
 
-        missing = [h for h in result.hits if h.dense is None]
-        query = np.asarray(vector)
+    def _rrf(self, rankings: list[list[str]], weights: list[float], mode: RetrievalMode, readable: set[str] | None) -> list[tuple[str, float]]:
+        """Weighted reciprocal-rank fusion in which the keyword leg abstains on passages it cannot read.
+
+        Rankings come in (dense, keyword) pairs in hybrid mode. A passage with
+        no text in the question's language can only be matched by the keyword
+        leg on a stray name or number, so its absence from the keyword ranking
+        says nothing: for such a passage the dense vote counts for both legs.
+        """
+        if mode != "hybrid" or readable is None:
+            return reciprocal_rank_fusion(rankings, self.settings.rrf_k, weights)
+        scores: dict[str, float] = {}
+        k = self.settings.rrf_k
+        for first in range(0, len(rankings), 2):
+            dense_rank, lexical_rank = rankings[first], rankings[first + 1]
+            weight = weights[first + 1]
+            lexical_pos = {doc_id: rank for rank, doc_id in enumerate(lexical_rank, start=1)}
+            for rank, doc_id in enumerate(dense_rank, start=1):
+                share = 1.0 if doc_id in readable else 1.0 + weight
+                scores[doc_id] = scores.get(doc_id, 0.0) + share / (k + rank)
+            for doc_id, rank in lexical_pos.items():
+                if doc_id in readable:
+                    scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+    def _fill_dense_scores(self, hits: list[Hit], vector: np.ndarray) -> None:
+        """Hits found only by BM25 have no cosine yet; score them against the same query vector."""
+        missing = [h for h in hits if h.dense is None]
         got = self.store.get(ids=[h.id for h in missing], include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         for hit in missing:
             if hit.id in by_id:
-                hit.dense = float(np.dot(query, np.asarray(by_id[hit.id])))
-
-    def judge(self, result: RetrievalResult, query_tokens: list[str], snap: _Snapshot) -> tuple[bool, str]:
-        """Refuse when the passages found do not address what the question asks.
-
-        Two signals, calibrated on tests/eval/qa.jsonl: the best cosine
-        similarity (off-topic questions score low), and *focus coverage*: the
-        share of the question's asked-about words (names removed) that occur in
-        the top passages, in either language via the glossary. "Who founded
-        Akash?" finds Akash passages with high similarity, but none says
-        anything about founding, so it is refused. Questions asking for a
-        quantity or a date also need a number in the passages.
-        """
-        if not result.hits:
-            return True, "no passage matched"
-        best = max((h.dense for h in result.hits if h.dense is not None), default=0.0)
-        focus = focus_terms(query_tokens, snap.aliases, result.query)
-        texts = [normalize(h.doc.page_content) for h in result.hits[:3]]
-        covered = [t for t in focus if term_covered(t, texts)]
-        coverage = len(covered) / len(focus) if focus else 1.0
-        wants_number = bool(_NUMBER_QUESTION.search(normalize(result.question)))
-        has_number = any(re.search(r"\d", t) for t in texts)
-        result.signals = {"best_dense": round(best, 4), "focus": len(focus), "focus_coverage": round(coverage, 3)}
-        if best < self.settings.refusal_floor:
-            return True, f"best similarity {best:.3f} < {self.settings.refusal_floor}"
-        if coverage < self.settings.refusal_coverage:
-            return True, f"the passages do not mention {', '.join(t for t in focus if t not in covered)}"
-        if wants_number and not has_number:
-            return True, "asks for a number or date the passages do not give"
-        return False, ""
+                hit.dense = float(np.dot(vector, np.asarray(by_id[hit.id])))
 
     def as_langchain(self, k: int | None = None) -> PassageRetriever:
         """This retriever behind LangChain's Retriever/Runnable interface."""

@@ -205,3 +205,21 @@ def delete_collection(settings: Settings) -> None:
     keys = manager.list_keys()
     if keys:
         manager.delete_keys(keys)
+
+
+CALIBRATION_KEY = "calibration"
+
+
+def read_calibration(settings: Settings) -> str | None:
+    """The answerability calibration recorded on the collection (JSON), if any."""
+    collection = get_collection(settings)
+    return None if collection is None else (collection.metadata or {}).get(CALIBRATION_KEY)
+
+
+def write_calibration(settings: Settings, raw: str) -> None:
+    """Record the calibration beside the embedder signature, so every app instance reads the same one."""
+    collection = get_client(settings).get_collection(settings.collection, embedding_function=None)
+    meta = dict(collection.metadata or {})
+    meta[CALIBRATION_KEY] = raw
+    meta.pop("hnsw:space", None)  # not modifiable after creation; configuration holds it
+    collection.modify(metadata=meta)

@@ -1,49 +1,40 @@
-"""Script-aware text utilities: Arabic normalization, tokenization, language detection.
+"""Script-aware text handling: one normalization, one tokenizer, one language rule.
 
-Lexical search fails on Arabic when spelling variants are treated as different
-words (أكاش / اكاش, الشبكة / الشبكه, diacritics, tatweel). Everything that
-compares words goes through ``normalize`` and ``tokenize`` here, so the index
-and the query always agree. Built on pyarabic's character tables.
+Lexical search fails on Arabic when spelling variants are different words
+(أكاش / اكاش, الشبكة / الشبكه, diacritics, tatweel) and when every inflection
+is its own term (التسعير / تسعيرًا). Everything that compares words goes through
+``normalize`` and ``terms`` here, so the index, the query, the coverage check
+and the highlighting always agree. Stems come from Snowball (Arabic and
+English), sentences from pysbd, function words from the files in ``data/``
+(closed-class words only: see their headers for why not stopwords-iso).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from typing import Literal
 
-import pyarabic.araby as araby
+import pysbd
+import snowballstemmer
 
 Language = Literal["ar", "en"]
+
+# A text is Arabic when Arabic-script words are at least this share of its words: an Arabic
+# sentence naming several Latin projects ("تعتمد شبكة Akash Network على Cosmos SDK") stays Arabic.
+ARABIC_SHARE = 0.4
 
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _WORD = re.compile(r"\w+(?:[.\-]\w+)*")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u00ad]")
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
-# Definite article with the conjunctions/prepositions that attach to it, longest first.
-_ARTICLE_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال")
-
-STOPWORDS_AR = frozenset(
-    normalize_word
-    for normalize_word in """
-    ما ماذا من هو هي هل كيف لماذا متى اين أين أي اي ايه إيه ايش إيش شو وش ليش ليه عن في على الى إلى من مع
-    و او أو ثم لا لم لن ان أن إن كان كانت يكون تكون هذا هذه ذلك تلك الذي التي الذين بين كل بعض غير
-    قد لقد ايضا أيضا فقط هناك هنا عند عندما حول كما مثل بها فيها فيه به له لها منها منه عليها عليه
-    وما وهل وكيف ومن وماذا انا أنا نحن انت أنت هم يا بس طيب عايز عاوز ابغى أبغى ابي أبي اعرف أعرف
-    ممكن تقول قل قولي لي ني الـ ال يعني شنو منو
-    """.split()
-)
-STOPWORDS_EN = frozenset(
-    """
-    a an the is are was were be been being of to in on at for from by with about as into and or but not no
-    what which who whom whose when where why how does do did can could would should will shall may might
-    it its this that these those there here i me my we our you your he she they them their his her
-    tell please explain describe give list some any much many more most also only just than then so such
-    has have had use uses used using based according article say says said
-    """.split()
-)
+_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # tashkeel, Quranic marks, tatweel
+# Conjunctions fused to the definite article (والشبكة, فالسوق): Snowball strips the article
+# and the prepositions fused to it, but leaves و/ف + ال in place.
+_CONJ_ARTICLE = re.compile(r"^[وف](?=(?:ال|بال|كال|لل)\w{2,})")
 
 
 def fold(text: str) -> str:
@@ -53,55 +44,104 @@ def fold(text: str) -> str:
     return text.translate(_DIGITS)
 
 
-# One translate table does what strip_tashkeel, strip_tatweel and the letter unification did in
-# five passes: normalizing every passage is most of the cost of building the keyword index.
-_MATCHING = str.maketrans(
-    {**{mark: None for mark in araby.TASHKEEL}, araby.TATWEEL: None,
-     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"}
-)
+_MATCHING = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
 
 
 def normalize(text: str) -> str:
-    """Normalize for matching: tashkeel/tatweel removed, أ إ آ ٱ -> ا, ى -> ي, ة -> ه, ؤ -> و, ئ -> ي, Latin lower-cased."""
-    return fold(text).translate(_MATCHING).lower()
+    """Normalize for matching: diacritics and tatweel removed, أ إ آ ٱ -> ا, ى -> ي, ة -> ه, ؤ -> و, ئ -> ي, lower case."""
+    return _DIACRITICS.sub("", fold(text)).translate(_MATCHING).lower()
 
 
-def strip_clitics(token: str) -> str:
-    """Remove the definite article and the particles fused to it (وال، بال، لل ...), keeping 2+ letters."""
-    if not _ARABIC_LETTER.match(token):
-        return token
-    for prefix in _ARTICLE_PREFIXES:
-        if token.startswith(prefix) and len(token) - len(prefix) >= 2:
-            return token[len(prefix):]
-    return token
+def raw_words(text: str) -> list[str]:
+    """Words as written, without diacritics and in lower case; a dotted or hyphenated name (io.net, GPT-4) also yields its parts.
+
+    Letters are kept as they are (ة, أ, ى): Snowball's Arabic stemmer needs them
+    to find a word's ending, so anything stemmed starts from these.
+    """
+    out: list[str] = []
+    for match in _WORD.finditer(_DIACRITICS.sub("", fold(text)).lower()):
+        out.extend(_split_word(match.group(0)))
+    return out
 
 
-_STOP_NORMALIZED = frozenset(normalize(w) for w in STOPWORDS_AR | STOPWORDS_EN)
+def words(text: str) -> list[str]:
+    """Normalized words (see ``normalize``), for comparing spellings; dotted names also yield their parts."""
+    return [normalize(w) for w in raw_words(text)]
 
 
-def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
-    """Unicode word tokens of the normalized text; dotted names (io.net) also yield their parts."""
-    tokens: list[str] = []
-    for match in _WORD.finditer(normalize(text)):
-        tokens.extend(_word_tokens(match.group(0), drop_stopwords))
-    return tokens
+@lru_cache(maxsize=65_536)
+def _split_word(word: str) -> tuple[str, ...]:
+    if "." in word or "-" in word:
+        return (word, *(p for p in re.split(r"[.\-]", word) if p))
+    return (word,)
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    """Function words of Arabic (MSA and dialects) and English, normalized."""
+    listed: set[str] = set()
+    for name in ("stopwords-ar.txt", "stopwords-dialects.txt", "stopwords-en.txt"):
+        text = resources.files("assistant").joinpath("data", name).read_text(encoding="utf-8")
+        listed.update(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+    return frozenset(normalize(w) for w in listed)
+
+
+@cache
+def _stemmer(language: Language) -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("arabic" if language == "ar" else "english")
 
 
 @lru_cache(maxsize=262_144)
-def _word_tokens(word: str, drop_stopwords: bool) -> tuple[str, ...]:
-    """Tokens of one normalized word; cached, since a corpus repeats the same words endlessly."""
+def stem(word: str) -> str:
+    """Snowball stem of one word (Arabic or English by its script), normalized.
+
+    Arabic is stemmed before our letter normalization (Snowball reads ة and
+    hamza forms), after the conjunction fused to an article is removed.
+    Digits and other scripts are returned as they are.
+    """
+    if _ARABIC_LETTER.match(word):
+        bare = _CONJ_ARTICLE.sub("", _DIACRITICS.sub("", word).replace("ى", "ي"))  # final ى is written for ي
+        stemmed = _stemmer("ar").stemWord(bare)
+        return normalize(stemmed if len(stemmed) >= 2 else bare)
+    if word.isascii() and word.isalpha():
+        return _stemmer("en").stemWord(word.lower())
+    return normalize(word)
+
+
+@cache
+def _isri():
+    from nltk.stem.isri import ISRIStemmer  # the ISRI root stemmer needs no NLTK data download
+
+    return ISRIStemmer()
+
+
+@lru_cache(maxsize=262_144)
+def root(word: str) -> str | None:
+    """The consonant root of an Arabic word (ISRI), normalized; None for other scripts or short roots.
+
+    Stems keep derivation apart (أسعار "prices" / تسعير "pricing"); the root
+    (س ع ر) joins them. Used to judge whether a passage talks about a word,
+    never as an index term, where it would be too broad.
+    """
+    if not _ARABIC_LETTER.match(word):
+        return None
+    found = normalize(_isri().stem(_DIACRITICS.sub("", word)))
+    return found if len(found) >= 3 else None
+
+
+def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Index terms of a text: stems of its words, function words dropped unless asked."""
+    stop = stopwords()
     out: list[str] = []
-    parts = [word] + (re.split(r"[.\-]", word) if ("." in word or "-" in word) else [])
-    for part in parts:
-        if drop_stopwords and part in _STOP_NORMALIZED:
-            continue
-        part = strip_clitics(part)
-        if len(part) < 2 and not part.isdigit():
-            continue
-        if drop_stopwords and part in _STOP_NORMALIZED:
-            continue
-        out.append(part)
-    return tuple(out)
+    for match in _WORD.finditer(fold(text)):
+        for part in _split_word(match.group(0)):
+            key = normalize(part)
+            if not keep_stopwords and key in stop:
+                continue
+            term = stem(part)
+            if len(term) >= 2 or term.isdigit():
+                out.append(term)
+    return out
 
 
 def script_counts(text: str) -> tuple[int, int]:
@@ -116,30 +156,43 @@ def script_counts(text: str) -> tuple[int, int]:
 
 
 def detect_language(text: str) -> Language:
-    """Arabic when Arabic-script words are at least as many as Latin ones.
+    """Arabic when Arabic-script words are at least ``ARABIC_SHARE`` of the words.
 
-    Ties go to Arabic because Arabic sentences routinely carry Latin project
-    names ("شو هو Akash Network؟"), while English sentences rarely carry Arabic.
-    Text with no letters at all counts as English (the interface default).
+    The one rule for "is this Arabic": the answer language, a passage's tag and
+    the reading direction in the UI all use it. Text with no letters at all
+    counts as English (the interface default).
     """
     arabic, latin = script_counts(text)
-    if arabic == 0:
-        return "en"
-    return "ar" if arabic >= latin else "en"
-
-
-def chunk_language(text: str) -> str:
-    """Language tag for a passage: ``ar``, ``en`` or ``ar+en`` when both carry real prose."""
-    arabic, latin = script_counts(text)
-    total = arabic + latin
-    if total == 0:
-        return "en"
-    if arabic and latin and min(arabic, latin) / total >= 0.3:
-        return "ar+en"
-    return "ar" if arabic >= latin else "en"
+    return "ar" if arabic and arabic >= ARABIC_SHARE * (arabic + latin) else "en"
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences on . ! ? ؟ ؛ and line breaks, in both scripts."""
-    pieces = re.split(r"(?<=[.!?؟؛])\s+|\n+", text)
-    return [p.strip() for p in pieces if p and p.strip()]
+    """Sentences of prose in either script; each line is segmented by its own language's rules.
+
+    English lines go to pysbd, which knows abbreviations ("U.S.", "e.g.") and
+    decimals that a regex would cut. Arabic lines end sentences at . ! ? ؟
+    followed by a space: pysbd's Arabic rules also cut at the Arabic comma and
+    the colon, which would quote half a sentence.
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        pieces = _ARABIC_SENTENCE_END.split(line) if detect_language(line) == "ar" else _english_segmenter().segment(line)
+        out.extend(p.strip() for p in pieces if p and p.strip())
+    return out
+
+
+_ARABIC_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+")
+
+
+@cache
+def _english_segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def chunk_language(text: str) -> str:
+    """Language tag for a passage: ``ar``, ``en``, or ``ar+en`` when it has sentences in both."""
+    found = {detect_language(s) for s in split_sentences(text) if sum(script_counts(s)) >= 3}
+    return "ar+en" if len(found) == 2 else (found.pop() if found else detect_language(text))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.chain import Assistant, answer_stream  # noqa: E402
+from assistant.answer import Assistant, answer_stream  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.indexing import ensure_store  # noqa: E402
 from assistant.retrieval import Retriever  # noqa: E402

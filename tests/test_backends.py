@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, make_settings
 
-from assistant.chain import Assistant, answer, answer_stream
+from assistant.answer import Assistant, answer, answer_stream
 from assistant.indexing import run_ingest
 from assistant.llm import resolve_model_path
 from assistant.procs import free_port, serving

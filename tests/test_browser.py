@@ -121,7 +121,7 @@ def test_arabic_then_english_in_one_chat(page) -> None:
     assert source.locator("mark").count() > 0  # the question's words are highlighted
     shoot(page, "arabic-answer.png")
 
-    ask(page, "Which blockchain did Render Network move to?", "Solana")
+    ask(page, "Which blockchain did Render Network move to?", "Render Network")
     english = last_answer(page)
     assert direction(english.locator(".answer p, .answer li").first) == "ltr"
     source = open_source(page, 1)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from assistant.evaluation import first_relevant_rank, load_question_set, metrics, question_kind, run_eval
+from assistant.evaluation import contains_all, first_relevant_rank, load_question_set, metrics, question_kind, run_eval
 from conftest import ROOT
 
 
@@ -24,6 +25,9 @@ def test_metric_arithmetic() -> None:
     results = [{"text": "a b"}, {"text": "x سولانا y Render"}]
     assert first_relevant_rank(results, ["سولانا", "Render"]) == 2
     assert first_relevant_rank(results, ["سولانا", "Ethereum"]) is None
+    assert contains_all("تقدم تسعيرًا قائمًا على المزاد\nالعكسي", ["تسعيرا قائما على المزاد العكسى"])  # diacritics, ى, line break
+    quoted = metrics([{"answerable": True, "rank": 1, "quotes_fact": True}, {"answerable": True, "rank": 2, "quotes_fact": False}])
+    assert quoted["quotes_fact"] == 0.5
 
 
 def test_kind_is_derived() -> None:
@@ -32,7 +36,7 @@ def test_kind_is_derived() -> None:
     assert question_kind({"lang": "ar", "gold_keywords": ["سولانا"]}) == "direct"
 
 
-def test_eval_on_small_set(built_settings, retriever, tmp_path: Path) -> None:
+def test_eval_on_small_set(built_settings, tmp_path: Path) -> None:
     qa = tmp_path / "qa.jsonl"
     lines = [
         {"id": "q1", "lang": "en", "question": "Which blockchain did Render Network move to?", "gold_keywords": ["سولانا"], "answerable": True, "extra": 1},
@@ -42,12 +46,16 @@ def test_eval_on_small_set(built_settings, retriever, tmp_path: Path) -> None:
     ]
     qa.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     assert len(load_question_set(qa)) == 4
-    report = run_eval(built_settings, qa, k=5, retriever=retriever)
+    report = run_eval(built_settings, qa, k=5, baseline=True)
     s = report["summary"]
     assert s["overall"]["n"] == 3 and s["overall"]["recall@5"] == round(2 / 3, 4)
-    assert s["refusal"]["refusal_rate"] == 1.0 and s["refusal"]["unanswerable"] == 1
+    assert s["status"]["unanswerable"] == {"n": 1, "answered": 0.0, "unsure": 0.0, "refused": 1.0}
     by_id = {q["id"]: q for q in report["questions"]}
     assert by_id["q4"]["rank"] is None and by_id["q1"]["rank"] is not None
+    assert by_id["q2"]["status"] == "answered" and by_id["q2"]["cites_fact"] is True
+    assert by_id["q3"]["status"] == "refused" and by_id["q3"]["quotes_fact"] is None
+    # the naive baseline ran on the same questions, with the same metric
+    assert report["baseline"]["questions"] == 4 and report["baseline"]["chunks"] > 0
     # the metrics can be recomputed from the JSON alone
     for q in report["questions"]:
         gold = next(x for x in lines if x["id"] == q["id"])["gold_keywords"]
@@ -61,5 +69,23 @@ def test_eval_cli_json(built_settings, tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True, cwd=ROOT)
     data = json.loads(out.stdout)
     assert set(data) == {"summary", "questions"} and data["summary"]["overall"]["recall@1"] == 1.0
-    assert {"id", "query", "refused", "results"} <= set(data["questions"][0])
+    assert {"id", "query", "status", "reason", "answer", "results"} <= set(data["questions"][0])
+    assert data["questions"][0]["status"] in {"answered", "unsure", "refused"}
+
+
+def test_eval_cli_ingests_another_corpus_into_a_temporary_store(tmp_path: Path) -> None:
+    """`eval --corpus DIR` on a corpus the assistant has never seen, without touching the main store."""
+    corpus = tmp_path / "wiki"
+    corpus.mkdir()
+    for name in ("arcd-002.md", "arcd-004.md", "arcd-006.md"):
+        (corpus / name).write_text((ROOT / "tests" / "eval" / "arcd" / "corpus" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    qa = tmp_path / "qa.jsonl"
+    gold = "القمر الطبيعي الوَحيد للأرض"
+    qa.write_text(json.dumps({"id": "m", "lang": "en", "question": "What is the Moon?", "gold_keywords": [gold], "answerable": True},
+                             ensure_ascii=False) + "\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "assistant", "eval", "--corpus", str(corpus), "--set", str(qa), "--json"],
+                         capture_output=True, text=True, check=True, cwd=tmp_path, env={**os.environ, "STORE_DIR": str(tmp_path / "unused")})
+    data = json.loads(out.stdout)
+    assert data["questions"][0]["rank"] == 1 and data["questions"][0]["status"] != "refused"
+    assert not (tmp_path / "unused").exists()
     assert {"id", "score", "text"} <= set(data["questions"][0]["results"][0])

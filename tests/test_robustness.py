@@ -77,7 +77,7 @@ def test_killed_ingest_converges_to_a_clean_build(tmp_path: Path) -> None:
 # -- bad questions: each gets a clear message or a normal answer, and the app state is untouched ----------
 
 def test_bad_question_table(built_settings) -> None:
-    from assistant.chain import SYSTEM_PROMPT, Assistant, answer
+    from assistant.answer import SYSTEM_PROMPT, Assistant, answer
 
     assistant = Assistant(built_settings)
     count = store_mod.get_collection(built_settings).count()
@@ -87,9 +87,9 @@ def test_bad_question_table(built_settings) -> None:
         "x" * 100_000: "too_long",
         "🚀🔥💻": "empty",
     }
-    for question, notice in table.items():
+    for question, reason in table.items():
         response = answer(assistant, question)
-        assert response.refused and response.notice == notice and response.answer
+        assert response.status == "refused" and response.reason == reason and response.answer
 
     normal = answer(assistant, "ما هي\u200b شبكة\u0007 أكاش؟\u200f")  # zero-width and control characters
     assert not normal.refused and any("Akash" in c.text for c in normal.citations)
@@ -143,7 +143,7 @@ def test_concurrent_chats_match_a_single_client(built_settings) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from load import run_load
 
-    from assistant.chain import Assistant
+    from assistant.answer import Assistant
     from assistant.procs import free_port
     from assistant.ui import launch
 

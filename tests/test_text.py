@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.text import chunk_language, detect_language, normalize, split_sentences, strip_clitics, tokenize
+from assistant.text import chunk_language, detect_language, normalize, split_sentences, stem, stopwords, terms
 
 
 @pytest.mark.parametrize(
@@ -24,19 +24,30 @@ def test_normalize_rules(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
-def test_clitics_and_article_are_stripped_but_short_words_survive() -> None:
-    assert strip_clitics("والحوسبه") == "حوسبه"
-    assert strip_clitics("بالمزاد") == "مزاد"
-    assert strip_clitics("للذكاء") == "ذكاء"
-    assert strip_clitics("الي") == "الي"  # would leave one letter: kept
-    assert strip_clitics("akash") == "akash"
+@pytest.mark.parametrize(("a", "b"), [
+    ("التسعير", "تسعيرًا"),  # article and tanween
+    ("والشبكات", "الشبكة"),  # conjunction + article, plural
+    ("بالمزاد", "المزاد"),  # preposition fused to the article
+    ("المستخدمين", "مستخدمون"),  # case endings
+    ("pricing", "prices"),
+    ("computing", "compute"),
+])
+def test_snowball_stems_meet_across_inflections(a: str, b: str) -> None:
+    assert stem(a) == stem(b)
 
 
-def test_tokenize_matches_spelling_variants_and_dotted_names() -> None:
-    assert set(tokenize("المزاد العكسي")) == set(tokenize("بالمزاد العكسى"))
-    tokens = tokenize("ما هو io.net؟")
-    assert "io.net" in tokens and "io" in tokens and "net" in tokens
-    assert "ما" not in tokens and "هو" not in tokens  # stopwords
+def test_terms_match_spelling_variants_and_dotted_names() -> None:
+    assert set(terms("المزاد العكسي")) == set(terms("بالمزاد العكسى"))
+    found = terms("ما هو io.net؟")
+    assert "io.net" in found and "io" in found and "net" in found
+    assert "ما" not in found and "هو" not in found  # function words
+
+
+def test_function_words_are_closed_class_only() -> None:
+    """Dialect question words are dropped; words people ask about are not (stopwords-iso drops these)."""
+    stop = stopwords()
+    assert {normalize(w) for w in ("شو", "ايش", "ليش", "عايز", "what", "which")} <= stop
+    assert not {"ai", "computer", "billion", "year", "مليار", "عام", "سنه"} & stop
 
 
 @pytest.mark.parametrize(
@@ -59,5 +70,16 @@ def test_chunk_language_marks_bilingual_passages() -> None:
 
 
 def test_split_sentences_on_both_scripts() -> None:
-    parts = split_sentences("ما هي أكاش؟ إنها سوق حوسبة. It moved to Solana! نعم؛ صحيح")
-    assert parts == ["ما هي أكاش؟", "إنها سوق حوسبة.", "It moved to Solana!", "نعم؛", "صحيح"]
+    assert split_sentences("ما هي أكاش؟ إنها سوق حوسبة.\nIt moved to Solana! Then it grew.") == [
+        "ما هي أكاش؟", "إنها سوق حوسبة.", "It moved to Solana!", "Then it grew."]
+
+
+def test_arabic_sentences_are_not_cut_at_commas_or_colons() -> None:
+    line = "Akash Network هي سوق حوسبة تعتمد على Cosmos SDK، تستخدم Kubernetes: وتقدم تسعيرًا. تركز على الحوسبة؟ نعم 3.5 مرة."
+    assert split_sentences(line) == ["Akash Network هي سوق حوسبة تعتمد على Cosmos SDK، تستخدم Kubernetes: وتقدم تسعيرًا.",
+                                     "تركز على الحوسبة؟", "نعم 3.5 مرة."]
+
+
+def test_split_sentences_keeps_abbreviations_and_decimals() -> None:
+    assert split_sentences("The U.S. market grew, e.g. Nvidia rose 3.5x in 2023. io.net runs on Solana.") == [
+        "The U.S. market grew, e.g. Nvidia rose 3.5x in 2023.", "io.net runs on Solana."]

@@ -13,7 +13,8 @@ from html.parser import HTMLParser
 import pytest
 from conftest import CORPUS, ROOT, make_settings
 
-from assistant.chain import AnswerResponse, Assistant, Citation, StreamEvent
+from assistant.answer import AnswerResponse, Assistant, StreamEvent
+from assistant.grounding import Citation
 from assistant.indexing import run_ingest
 from assistant.procs import free_port
 from assistant.ui import (
@@ -111,11 +112,21 @@ def test_sources_show_file_section_lines_and_marked_terms() -> None:
 
 
 def test_refusal_shows_no_sources_and_says_why() -> None:
-    response = AnswerResponse(answer="The corpus does not cover this question.", language="en", backend="extractive",
-                              refused=True, notice="best similarity 0.70 < 0.78", citations=[_citation(1, "x")])
+    response = AnswerResponse(answer="The documents here do not cover this question.", language="en", backend="extractive",
+                              status="refused", reason="off-topic: relevance -0.70 < 0.5", citations=[_citation(1, "x")])
     markup = render_response(response, "capital of France?", msg_id="r")
     assert "<details" not in markup and "Sources" not in markup
-    assert 'class="refusal"' in markup and "0.70 &lt; 0.78" in markup
+    assert 'class="refusal"' in markup and "-0.70 &lt; 0.5" in markup and 'data-status="refused"' in markup
+
+
+def test_unsure_answer_shows_its_notice_and_the_closest_passages() -> None:
+    response = AnswerResponse(answer="From the sources:\n- Akash uses reverse auctions [1]", language="en", backend="extractive",
+                              status="unsure", reason="the passages do not mention: founded",
+                              notice="These passages may not answer this (they do not mention: founded). Here is what comes closest:",
+                              citations=[_citation(1, "Akash uses reverse auctions.")])
+    markup = render_response(response, "Who founded Akash?", msg_id="s")
+    assert 'class="notice unsure"' in markup and "do not mention: founded" in markup
+    assert 'data-status="unsure"' in markup and "<details" in markup and 'href="#src-s-1"' in markup
 
 
 def test_unsupported_sentences_and_notice_are_visible() -> None:
@@ -124,7 +135,7 @@ def test_unsupported_sentences_and_notice_are_visible() -> None:
                               notice="The language model is unavailable (timeout); here are the passages' own words instead.")
     markup = render_response(response, "q", msg_id="u")
     assert 'class="unsupported"' in markup and "غير مدعوم بالمصادر" in markup and "founded on Mars</li>" in markup
-    assert 'class="notice"' in markup and "unavailable (timeout)" in markup
+    assert 'class="notice"' in markup and "unavailable (timeout)" in markup and 'data-status="answered"' in markup
 
 
 def test_highlight_matches_across_spelling_variants_and_diacritics() -> None:
@@ -164,7 +175,7 @@ def test_chat_streams_tokens_then_final_and_keeps_plain_history(bare_assistant, 
             answer="Akash uses <b>auctions</b> [1].", language="en", backend="openai",
             citations=[_citation(1, "Akash uses reverse auctions.")]))
 
-    monkeypatch.setattr("assistant.ui.answer_stream", fake_stream)
+    monkeypatch.setattr("assistant.ui.app.answer_stream", fake_stream)
     steps = list(chat_turn(bare_assistant, "What is Akash?", [], [], 3, True))
     contents = [step[0][-1]["content"] for step in steps]
     assert "Akash" in contents[1] and "streaming" in contents[1] and "auctions" not in contents[1]  # first token only
@@ -183,7 +194,7 @@ def test_chat_turns_any_exception_into_a_readable_message(bare_assistant, monkey
         yield StreamEvent("token", text="par")
         raise KeyError("internal detail")
 
-    monkeypatch.setattr("assistant.ui.answer_stream", broken)
+    monkeypatch.setattr("assistant.ui.app.answer_stream", broken)
     display, turns, _ = list(chat_turn(bare_assistant, "ما هي شبكة أكاش؟", [], [], 5, True))[-1]
     message = display[-1]["content"]
     assert "حدث خطأ" in message and "KeyError" in message

@@ -1,11 +1,12 @@
-"""The answer chain with a fake chat model: markers, language, refusal, fallback, guard."""
+"""The answer pipeline with a fake chat model: markers, language, refusal, fallback, guard."""
 
 from __future__ import annotations
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 
-from assistant.chain import Assistant, answer, answer_stream, build_messages, parse_citations
+from assistant.answer import Assistant, answer, answer_stream, build_messages
+from assistant.grounding import parse_citations
 from assistant.retrieval import Retriever
 
 
@@ -56,7 +57,7 @@ def test_arabic_question_gets_arabic_prompt_and_tokens_stream(built_settings) ->
 def test_refusal_path_does_not_call_the_llm(built_settings) -> None:
     llm = FakeListChatModel(responses=[])  # would raise if called
     response = answer(_assistant(built_settings, llm), "What is the capital of France?")
-    assert response.refused and response.citations == [] and "corpus does not cover" in response.answer
+    assert response.status == "refused" and response.citations == [] and "do not cover" in response.answer
 
 
 def test_unreachable_llm_falls_back_to_extractive_with_notice(built_settings) -> None:
@@ -85,7 +86,7 @@ def test_prompt_injection_in_passage_is_data(built_settings) -> None:
 def test_bad_questions_get_a_message(built_settings, question: str) -> None:
     assistant = Assistant(built_settings, retriever=Retriever(built_settings))
     response = answer(assistant, question)
-    assert response.refused and response.answer and response.notice in {"empty", "too_long"}
+    assert response.status == "refused" and response.answer and response.reason in {"empty", "too_long"}
 
 
 def test_extractive_prefers_question_language_and_quotes(built_settings) -> None:

@@ -1,0 +1,153 @@
+"""Whether the corpus can answer a question: answered, unsure, or refused.
+
+A cosine similarity means nothing on its own: e5-small puts every text at
+0.7-0.9 from every other, an English question sits lower against Arabic
+passages than an Arabic one, and a bigger corpus raises the best score of
+any question. So the question is never compared with a fixed number. At
+ingest, a bank of everyday questions that no particular corpus is about
+(``data/probes.jsonl``, the same questions in Arabic and English) is run
+against the store; their best similarities, per language, are what "off
+topic for this corpus, with this embedder" looks like. A question's
+*relevance* is how far its own best similarity stands above that, in robust
+standard deviations (median and MAD, so a few probes that happen to be on
+topic for some corpus do not move the scale). Each question is scored twice,
+embedded as a query and as a passage, and the two z-scores averaged: the two
+views err differently across languages.
+
+Relevance tells on-topic from off-topic; it cannot tell whether the passages
+hold the specific fact asked for ("Who founded Akash?" finds Akash passages
+that never name a founder). That is judged from the evidence found in the
+passages (``assistant.evidence``): how much of what the question asks about
+they mention, and, for a question that asks for a number or a date, whether
+the quoted sentences give one. Weak evidence answers with a visible notice
+and the closest passages ("unsure"); only off-topic questions are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.text import Language
+
+Status = Literal["answered", "unsure", "refused"]
+
+
+@cache
+def probe_questions() -> dict[str, tuple[str, ...]]:
+    """The bank of everyday questions, per language."""
+    text = resources.files("assistant").joinpath("data", "probes.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return {lang: tuple(row[lang] for row in rows) for lang in ("en", "ar")}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Robust location and spread of the probes' best similarities."""
+
+    median: float
+    spread: float  # MAD scaled to a standard deviation (x 1.4826)
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Scale:
+        median = float(np.median(values))
+        mad = float(np.median(np.abs(values - median))) * 1.4826
+        return cls(median, max(mad, 1e-3))  # a degenerate store (one passage) must not divide by zero
+
+    def z(self, value: float) -> float:
+        return (value - self.median) / self.spread
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Off-topic reference scores of one store state: per language, as query and as passage."""
+
+    state: str
+    embedder: str
+    scales: dict[str, dict[str, Scale]] = field(default_factory=dict)  # language -> mode -> Scale
+    probes: int = 0
+
+    def relevance(self, language: Language, best_as_query: float, best_as_passage: float) -> float:
+        """Mean robust z-score of the two best similarities against the off-topic probes."""
+        scales = self.scales.get(language) or self.scales["en"]
+        return (scales["query"].z(best_as_query) + scales["passage"].z(best_as_passage)) / 2
+
+    def to_json(self) -> str:
+        return json.dumps({"state": self.state, "embedder": self.embedder, "probes": self.probes,
+                           "scales": {lang: {mode: asdict(s) for mode, s in modes.items()} for lang, modes in self.scales.items()}})
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Calibration | None:
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            scales = {lang: {mode: Scale(**s) for mode, s in modes.items()} for lang, modes in data["scales"].items()}
+            return cls(state=data["state"], embedder=data["embedder"], scales=scales, probes=int(data.get("probes", 0)))
+        except (ValueError, KeyError, TypeError):
+            return None  # written by another version: recalibrate
+
+
+def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str) -> Calibration:
+    """Scales from the probes' best similarities: ``{language: {"query": [...], "passage": [...]}}``."""
+    scales = {lang: {mode: Scale.of(np.asarray(values, dtype=float)) for mode, values in modes.items()}
+              for lang, modes in best_similarities.items()}
+    probes = max((len(v) for modes in best_similarities.values() for v in modes.values()), default=0)
+    return Calibration(state=state, embedder=embedder, scales=scales, probes=probes)
+
+
+@dataclass
+class Decision:
+    """The outcome for one question, with the reason a person can read and the numbers behind it."""
+
+    status: Status
+    reason: str = ""
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
+           gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None) -> Decision:
+    """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
+
+    ``relevance`` is in probe standard deviations (see the module docstring),
+    ``coverage`` the share of the asked-about words the quoted passages
+    mention, ``wants`` "number" or "date" when the question asks for one and
+    ``gives_wanted`` whether the quoted sentences contain one;
+    ``unknown_names`` are names the question uses that the corpus never writes.
+    """
+    signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3)}
+    if not has_hits:
+        return Decision("refused", "no passage matched", signals)
+    if relevance is not None and relevance < settings.refuse_below:
+        return Decision("refused", f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}", signals)
+    if unknown_names:
+        return Decision("unsure", "the documents never mention: " + ", ".join(unknown_names), signals)
+    if wants and not gives_wanted:
+        return Decision("unsure", f"asks for a {wants} that the quoted passages do not give", signals)
+    if coverage < settings.min_coverage:
+        return Decision("unsure", "the passages do not mention: " + ", ".join(uncovered), signals)
+    if relevance is not None and relevance < settings.sure_above:
+        return Decision("unsure", f"weak match: relevance {relevance:.2f} < {settings.sure_above}", signals)
+    return Decision("answered", "", signals)
+
+
+def measure(collection: Any, embeddings: Any, state: str, embedder: str) -> Calibration:
+    """Run the probe bank against a Chroma collection: each probe's best similarity, both ways.
+
+    One batched query per language and side; the vectors come from the same
+    embedder as the passages (``embed_query`` and ``embed_documents``).
+    """
+    best: dict[str, dict[str, list[float]]] = {}
+    for language, questions in probe_questions().items():
+        sides = {"query": [embeddings.embed_query(q) for q in questions], "passage": embeddings.embed_documents(list(questions))}
+        best[language] = {}
+        for side, vectors in sides.items():
+            found = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])
+            best[language][side] = [1.0 - float(d[0]) for d in found["distances"] if d]  # cosine distance -> similarity
+    return calibrate(best, state, embedder)

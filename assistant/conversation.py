@@ -1,0 +1,123 @@
+"""Follow-up questions: what "it" refers to, from the conversation so far.
+
+"And which blockchain does it run on now?" retrieves nothing useful alone.
+A question is read as a follow-up when it names nothing the corpus knows
+and either refers back (a pronoun, a demonstrative, an Arabic attached
+pronoun, an opening "and" / "و") or is a fragment of one content word. The
+cues are closed classes of the two languages, never domain words. A
+follow-up then carries the names of the latest earlier question that named
+something (else that question's text); with a chat model configured, the
+model's standalone rewrite competes with it, and the reading the corpus
+matches best is searched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import re
+
+from assistant.lexical import AliasTable
+from assistant.text import normalize, raw_words, stopwords, words
+
+Turn = dict[str, str]
+Rewrite = Callable[[list[tuple[str, str]]], str]  # chat messages -> reply text (serialized by the caller)
+
+CONDENSE_PROMPT = (
+    "Rewrite the user's last message as one standalone search question, in the same language as that "
+    "message, resolving pronouns from the conversation. Keep names exactly as written. If it is already "
+    "standalone, return it unchanged. Reply with the question only.\n"
+    "أعد صياغة الرسالة الأخيرة كسؤال مستقل بنفس لغتها، مع الإبقاء على الأسماء كما هي. أجب بالسؤال فقط."
+)
+HISTORY_TURNS = 6  # turns shown to the rewriting model: enough for "it", short enough for a small context
+
+
+def user_turns(history: Sequence[Turn] | None) -> list[str]:
+    return [t.get("content", "") for t in (history or []) if isinstance(t, dict) and t.get("role") == "user" and t.get("content")]
+
+
+def carried_context(history: Sequence[Turn], aliases: AliasTable) -> str:
+    """What a follow-up may refer to: the names of the latest user turn that has any, else that turn."""
+    turns = user_turns(history)
+    for previous in reversed(turns):
+        names = [g.canonical for g in aliases.mentions(previous)]
+        if names:
+            return " ".join(names)
+    return turns[-1] if turns else ""
+
+
+# Words that point back at something said before (normalized).
+_REFERRING_EN = frozenset("it its it's itself they them their theirs this that these those he him his she her there same".split())
+_REFERRING_AR = frozenset(normalize(w) for w in """هذا هذه ذلك تلك هؤلاء اولئك ده دي دول هاد هادا هادي هاي هذي هاذا
+    فيه فيها فيهم عنه عنها عنهم له لها لهم منه منها منهم به بها بهم عليه عليها عليهم اليه اليها اليهم""".split())
+_PRONOUNS_AR = frozenset(normalize(w) for w in "هو هي هم هما هن".split())
+_INTERROGATIVES_AR = frozenset(normalize(w) for w in "ما من ماذا وما ومن شو ايش وش مين منو شنو".split())
+_OPENERS = re.compile(r"^\s*(and|also|what about|how about|so)\b|^\s*(و|ف|طيب|طب)(?=\S{2,})", re.IGNORECASE)
+_ATTACHED = re.compile(r"\w{2,}(ها|هم|هما|هن)$")  # تقدمها، مؤسسها، أسعارهم (on the word as written: ة is not ه)
+
+
+def refers_back(question: str) -> bool:
+    """Does the question point at something said before (pronoun, demonstrative, attached pronoun, "and ...")?"""
+    if _OPENERS.match(question.strip()):
+        return True
+    written = raw_words(question)
+    normal = [normalize(w) for w in written]
+    for i, (raw, word) in enumerate(zip(written, normal, strict=True)):
+        if word in _REFERRING_EN or word in _REFERRING_AR:
+            return True
+        if word in _PRONOUNS_AR and not (i > 0 and normal[i - 1] in _INTERROGATIVES_AR):  # "ما هي" asks, "هي" refers
+            return True
+        if _ATTACHED.match(raw) and len(raw) >= 4:
+            return True
+    return False
+
+
+def is_follow_up(question: str, aliases: AliasTable) -> bool:
+    """Needs its conversation: names nothing known, and refers back or is a one-word fragment."""
+    if aliases.mentions(question):
+        return False
+    content = [w for w in words(question) if w not in stopwords()]
+    return refers_back(question) or len(content) <= 1
+
+
+def candidates(question: str, history: Sequence[Turn] | None, aliases: AliasTable) -> list[str]:
+    """The question as asked, then (for a follow-up, when the conversation offers context) with its context carried."""
+    if not user_turns(history) or not is_follow_up(question, aliases):
+        return [question]
+    context = carried_context(history or [], aliases)
+    return [question, f"{context} {question}"] if context else [question]
+
+
+def rewrite_with_llm(question: str, history: Sequence[Turn], rewrite: Rewrite) -> str | None:
+    """A standalone question from the chat model, or None when its reply is unusable."""
+    transcript = "\n".join(f"{t.get('role', 'user')}: {t.get('content', '')}" for t in list(history)[-HISTORY_TURNS:])
+    messages = [
+        ("system", CONDENSE_PROMPT),
+        ("human", f"Conversation:\n{transcript}\n\nLast message: {question}\n\nStandalone question:"),
+    ]
+    lines = rewrite(messages).strip().splitlines()
+    candidate = lines[0].strip().strip('"“”«»') if lines else ""
+    return candidate if 3 <= len(candidate) <= 4 * len(question) + 400 else None
+
+
+def condense(question: str, history: Sequence[Turn] | None, aliases: AliasTable, score: Callable[[str], float],
+             rewrite: Rewrite | None = None) -> str:
+    """The standalone query to search for: the best-matching reading of a follow-up.
+
+    ``score`` rates a query against the corpus (higher: better matched);
+    ``rewrite`` is the chat model, when one is configured. Any failure of the
+    model falls back to the deterministic readings. The bare question is kept
+    only if no reading with context matches the corpus at least as well.
+    """
+    options = candidates(question, history, aliases)
+    if len(options) == 1:
+        return question
+    if rewrite is not None:
+        try:
+            rewritten = rewrite_with_llm(question, history or [], rewrite)
+        except Exception:  # noqa: BLE001 - a broken model must not break the chat; fall back below
+            rewritten = None
+        if rewritten and rewritten != question:
+            options.append(rewritten)
+    scored = [(score(option), i > 0, option) for i, option in enumerate(options)]
+    return max(scored)[2]

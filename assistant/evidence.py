@@ -1,0 +1,292 @@
+"""The sentences of the retrieved passages that answer the question, and what they leave out.
+
+Both the extractive answer (what is quoted) and the answerability decision
+(is what the question asks about in the passages at all) need to match the
+question's words against the passages' words, in either language. A glossary
+cannot know the user's corpus, and exact words miss paraphrases (أسعار /
+تسعير, "price" / تسعير). So words are compared by the embedder itself: each
+word the question asks about is embedded, and so is every word of the
+candidate sentences; a question word is *covered* by a passage word that
+stands out from all the others (a robust z-score over that question word's
+similarities, so each word is judged against its own background and no
+cosine constant is involved). Same-stem words count without asking the model.
+Sentences are then ranked by their embedding similarity to the question, the
+share of asked-about words they cover, whether they name what the question
+names, and their passage's rank.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.embeddings import ProgressEmbeddings
+from assistant.text import Language, detect_language, normalize, raw_words, root, split_sentences, stem, stopwords, words
+
+# Sentence score = similarity z (within the candidates) + these weighted terms. Tuned on the dev
+# sets (tests/eval/qa.jsonl, tests/eval/arcd/*-dev.jsonl) by the share of quotes holding the answer.
+COVERAGE_WEIGHT = 1.5  # share of the asked-about words the sentence covers, 0..1
+NAME_WEIGHT = 0.75  # the sentence (or its passage) names what the question names
+RANK_WEIGHT = 0.5  # 1 / (passage rank): the retriever's opinion still counts
+LANGUAGE_WEIGHT = 0.2  # a sentence in the question's language wins a tie (bilingual passages)
+QUANTITY_WEIGHT = 1.0  # the question asks "when" / "how many" and the sentence gives a date or a number
+KEEP_WITHIN = 3.0  # further sentences (covering an asked-about word not yet covered) are quoted within this of the best
+_NUMBER = re.compile(r"\d")
+# Closed-class words that state a quantity or a time when written out (a "how many" or "when"
+# answer need not use digits): numerals, ordinals, months, units of time, calendar eras. Not
+# "one", "first" or "second" (واحد، الأول، الثاني): "one of the markets" gives no quantity, and
+# "the second century" is caught by "century".
+_NUMBER_WORDS = frozenset(normalize(w) for w in """
+    two three four five six seven eight nine ten eleven twelve twenty hundred hundreds thousand thousands
+    million millions billion billions trillion dozen half double twice triple percent
+    third fourth fifth sixth seventh eighth ninth tenth
+    century centuries decade decades year years month months week weeks day days era age ago bc ad bce
+    january february march april may june july august september october november december
+    اثنان اثنين ثلاثة ثلاث أربعة أربع خمسة خمس ستة ست سبعة سبع ثمانية ثماني ثمان تسعة تسع عشرة عشر
+    عشرون عشرين مئة مائة مئات ألف آلاف الف الاف مليون ملايين الملايين مليار مليارات نصف ضعف أضعاف ضعفين بالمئة بالمائة
+    الثالث الثالثة الرابع الرابعة الخامس الخامسة السادس السادسة السابع السابعة الثامن
+    الثامنة التاسع التاسعة العاشر العاشرة
+    قرن القرن قرون عقد العقد عصر العصر عام العام أعوام سنة السنة سنوات شهر الشهر أشهر يوم اليوم أيام أسبوع هجري الهجري
+    هجرية ميلادي الميلادي ميلادية الميلاد للميلاد
+    يناير فبراير مارس أبريل ابريل مايو يونيو يوليو أغسطس اغسطس سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر
+    كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة""".split())
+
+
+@dataclass
+class Unit:
+    """A quotable piece of a passage: a bullet line, or a sentence."""
+
+    text: str
+    rank: int  # index of its passage among the hits
+    position: int  # index within its passage
+    language: Language
+    words: tuple[str, ...]  # content words as written (see ``content_words``)
+    stems: frozenset[str]
+    roots: frozenset[str] = frozenset()  # Arabic roots of the words (see ``text.root``)
+
+    @property
+    def gives_quantity(self) -> bool:
+        """Does the sentence state a number or a date (digits, number words, month names)?"""
+        return bool(_NUMBER.search(self.text)) or any(w in _NUMBER_WORDS for w in words(self.text))
+
+
+def passage_units(text: str) -> list[str]:
+    """Quotable units: a bullet line stays whole; other lines split into sentences."""
+    units: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line or line.startswith("!["):
+            continue
+        line = re.sub(r"^\*\*[^*]{1,30}:\*\*\s*", "", line)  # "**English:**" labels in bilingual files
+        if line.startswith(("- ", "* ")):
+            units.append(line[2:].strip())
+        else:
+            units.extend(split_sentences(line))
+    return [u for u in units if len(words(u)) >= 2]
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """Words that carry content (no function words, no bare digits), as written, in order, once each."""
+    stop = stopwords()
+    return tuple(dict.fromkeys(w for w in raw_words(text) if normalize(w) not in stop and not w.isdigit() and len(w) >= 2))
+
+
+class VectorCache:
+    """Embeddings of short texts (words, sentences), kept across requests.
+
+    Sentences of the same passages and the same words come back question after
+    question; embedding them once keeps an extractive answer at a few
+    milliseconds once warm. Bounded (least recently used entries go first).
+    """
+
+    def __init__(self, embeddings: ProgressEmbeddings, max_items: int = 100_000) -> None:
+        self.embeddings = embeddings
+        self.max_items = max_items
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage-side vectors of the texts, one row each (dim 0 rows for no texts)."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._items]
+        if missing:
+            vectors = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._items[text] = vector
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+        with self._lock:
+            rows = []
+            for text in texts:
+                vector = self._items.get(text)
+                if vector is None:  # evicted by a concurrent request meanwhile
+                    vector = np.asarray(self.embeddings.embed_documents([text])[0], dtype=np.float32)
+                else:
+                    self._items.move_to_end(text)
+                rows.append(vector)
+        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+@dataclass
+class Part:
+    """What one part of a question asks: its own vector, focus words and names."""
+
+    vector: np.ndarray  # query-side embedding of the part
+    focus: tuple[str, ...]  # words the part asks about, as written (names removed)
+    name_stems: frozenset[str]  # stems of every spelling of the names it mentions
+    wants: str | None = None  # "number" | "date" when the part asks for one
+
+
+@dataclass
+class Evidence:
+    """What was found for a question: the quoted units, and which asked-about words the passages cover."""
+
+    units: list[Unit] = field(default_factory=list)
+    candidates: list[Unit] = field(default_factory=list)
+    covered: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)
+    strengths: dict[str, float] = field(default_factory=dict)  # best match strength of each asked-about word
+
+    @property
+    def coverage(self) -> float:
+        asked = len(self.covered) + len(self.uncovered)
+        return len(self.covered) / asked if asked else 1.0
+
+    @property
+    def gives_quantity(self) -> bool:
+        return any(u.gives_quantity for u in self.units)
+
+
+def candidate_units(texts: Sequence[str]) -> list[Unit]:
+    """Units of the top passages, in passage order."""
+    out: list[Unit] = []
+    for rank, text in enumerate(texts):
+        for position, unit in enumerate(passage_units(text)):
+            found = content_words(unit)
+            roots = frozenset(r for r in (root(w) for w in found) if r)
+            out.append(Unit(unit, rank, position, detect_language(unit), found, frozenset(stem(w) for w in found), roots))
+    return out
+
+
+EXACT = float("inf")  # match strength of a same-stem word
+
+
+def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache, cross_offset: float = 0.0) -> np.ndarray:
+    """Matrix [focus word, unit]: how strongly the unit's best word matches the focus word.
+
+    Same stem, or for Arabic the same root, is an exact match (``EXACT``).
+    Otherwise the focus word's similarities to the candidate words of each
+    script form that script's background, and a word's strength is its robust
+    z-score against it (median and MAD): a synonym or translation stands out,
+    a merely related word does not. A match across scripts (an English
+    question word, an Arabic passage word) stands out less with any
+    multilingual embedder, so ``cross_offset`` is added to its strength.
+    """
+    matrix = np.full((len(focus), len(units)), -EXACT)
+    vocabulary = list(dict.fromkeys(w for u in units for w in u.words))
+    if not focus or not units or not vocabulary:
+        return matrix
+    sims = cache.passages(list(focus)) @ cache.passages(vocabulary).T  # [focus, vocabulary]
+    index = {w: i for i, w in enumerate(vocabulary)}
+    arabic = np.array([detect_language(w) == "ar" for w in vocabulary])
+    for f, word in enumerate(focus):
+        row = sims[f]
+        z = np.empty_like(row)
+        for group in (arabic, ~arabic):
+            if group.any():
+                values = row[group]
+                median = float(np.median(values))
+                spread = max(float(np.median(np.abs(values - median))) * 1.4826, 1e-4)
+                z[group] = (values - median) / spread
+        z[arabic != (detect_language(word) == "ar")] += cross_offset
+        target, target_root = stem(word), root(word)
+        for u, unit in enumerate(units):
+            if target in unit.stems or (target_root is not None and target_root in unit.roots):
+                matrix[f, u] = EXACT
+            elif unit.words:
+                matrix[f, u] = max(float(z[index[w]]) for w in unit.words)
+    return matrix
+
+
+def word_matches(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache, min_z: float, cross_offset: float = 0.0) -> np.ndarray:
+    """Boolean matrix [focus word, unit]: does the unit contain a word matching the focus word (``min_z``)?"""
+    return word_strengths(focus, units, cache, cross_offset) >= min_z
+
+
+def _semantic(vector: np.ndarray, unit_vectors: np.ndarray) -> np.ndarray:
+    """Similarity of each unit to the question, standardized among the candidates."""
+    sims = unit_vectors @ vector
+    spread = float(sims.std())
+    return (sims - sims.mean()) / spread if spread > 1e-6 else np.zeros_like(sims)
+
+
+def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Language, cache: VectorCache, *,
+                  min_z: float, cross_offset: float = 0.0, max_units: int = 3, headings: Sequence[str] = ()) -> Evidence:
+    """Choose what to quote from the passages ``texts`` (best first), part by part.
+
+    ``headings`` (title and section of each passage) tell which passage is
+    about a name when its sentences only say "it".
+    Each part gets its best-scored unit; further units join when they score
+    close to the best and cover an asked-about word not covered yet. Coverage for the
+    answerability decision is over all candidate units: "the passages mention
+    it", not only the quoted sentences.
+    """
+    units = candidate_units(texts)
+    evidence = Evidence(candidates=units)
+    if not units:
+        evidence.uncovered = list(dict.fromkeys(w for p in parts for w in p.focus))
+        return evidence
+    unit_vectors = cache.passages([u.text for u in units])
+    quantities = np.array([u.gives_quantity for u in units], dtype=float)
+    heading_stems = [frozenset(stem(w) for w in words(h)) for h in headings] + [frozenset()] * (len(texts) - len(headings))
+    chosen: list[int] = []
+    covered_all: dict[str, bool] = {}
+    for part in parts:
+        strengths = word_strengths(part.focus, units, cache, cross_offset)
+        matches = strengths >= min_z
+        for word, row in zip(part.focus, strengths, strict=True):
+            covered_all[word] = covered_all.get(word, False) or bool((row >= min_z).any())
+            evidence.strengths[word] = max(evidence.strengths.get(word, -EXACT), float(row.max()) if row.size else -EXACT)
+        share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
+        names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0
+                          for u in units])
+        scores = (_semantic(part.vector, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
+                  + RANK_WEIGHT / (1 + np.array([u.rank for u in units]))
+                  + LANGUAGE_WEIGHT * np.array([u.language == language for u in units], dtype=float)
+                  + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        best = order[0]
+        picked = [best]
+        seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
+        for i in order[1:]:
+            if len(picked) >= max_units or scores[i] < scores[best] - KEEP_WITHIN:
+                break
+            adds = part.focus and bool((matches[:, i] & ~seen).any())
+            if adds:
+                picked.append(i)
+                seen |= matches[:, i]
+        chosen.extend(i for i in picked if i not in chosen)
+    chosen = _dedupe(chosen, units)
+    evidence.units = [units[i] for i in sorted(chosen, key=lambda i: (units[i].rank, units[i].position))]
+    evidence.covered = [w for w, ok in covered_all.items() if ok]
+    evidence.uncovered = [w for w, ok in covered_all.items() if not ok]
+    return evidence
+
+
+def _dedupe(chosen: list[int], units: Sequence[Unit]) -> list[int]:
+    """Drop a unit whose words are mostly in one already kept (a fact repeated in two files)."""
+    kept: list[int] = []
+    seen: set[str] = set()
+    for i in chosen:
+        own = set(units[i].stems)
+        if own and len(own & seen) >= 0.8 * len(own):
+            continue
+        kept.append(i)
+        seen |= own
+    return kept

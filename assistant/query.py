@@ -1,0 +1,203 @@
+"""One reading of the question, computed once per request and passed along.
+
+Retrieval, the answerability decision, the quote selection and the UI's
+highlighting all need the same facts about a question: its language, the
+standalone query after a follow-up is resolved, the names it mentions (after
+typo correction), the words it asks about, whether it wants a number or a
+date, and, for a comparison or a two-part question, its parts. They are
+worked out here once, so no two components can disagree.
+
+The word tables below are closed classes of the two languages (question
+words, comparison words), never vocabulary of a domain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.lexical import AliasGroup, AliasTable, BM25Index
+from assistant.text import Language, detect_language, normalize, raw_words, stem, stopwords, terms, words
+
+# Question words that ask for a quantity or a date (matched on normalized text).
+_WANTS_NUMBER = re.compile(
+    r"\bhow (many|much|long|old|big|large|far|often|fast)\b|\b(what|which) (number|percentage|share|amount|price|size)\b"
+    r"|\bprice of\b|\bhow much\b|(^|\s)(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم)(\s|$)"
+)
+_WANTS_DATE = re.compile(
+    r"\bwhen\b|\b(what|which) (year|date|month|day|century|decade)\b|\bin what year\b"
+    r"|(^|\s)(متي|امتي|ايمتي|وقتاش|امتا)(\s|$)|(في|فى) (اي|اى) (عام|سنه|تاريخ|شهر|يوم|قرن)|(^|\s)(ما|ماهو) (هو )?تاريخ(\s|$)"
+)
+# Words that make a question a comparison; they frame it rather than name what to find.
+_COMPARISON = frozenset(normalize(w) for w in """difference differences differ compare compared comparison versus vs
+    between distinguish distinguishes similar similarity alike unlike
+    الفرق فرق الفروق الاختلاف اختلاف يختلف تختلف مقارنه قارن يقارن بين يميز تميز يشبه تشبه التشابه""".split())
+# A second question inside the first: "..., and what does it offer?", "...، وما الذي تقدمه؟".
+_CLAUSE_BREAK = re.compile(
+    r"[?؟]\s+(?=\S)"
+    r"|,?\s+and\s+(?=(what|which|how|who|whom|when|where|why|does|do|did|is|are|was|were|can)\b)"
+    r"|[،,]?\s+و(?=(ما|ماذا|هل|كيف|من|متى|متي|اين|أين|لماذا|اي|أي|كم|شو|ايش|وش)\s)",
+    re.IGNORECASE,
+)
+
+
+def wants_quantity(question: str) -> str | None:
+    """"number" or "date" when the question asks for one, else None."""
+    text = normalize(question)
+    if _WANTS_DATE.search(text):
+        return "date"
+    if _WANTS_NUMBER.search(text):
+        return "number"
+    return None
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """Everything the pipeline needs to know about one question."""
+
+    question: str  # as the user typed it (cleaned)
+    query: str  # standalone form: a follow-up carries what it refers to
+    language: Language
+    names: tuple[str, ...] = ()  # canonical names mentioned (alias table, typo-tolerant)
+    name_stems: frozenset[str] = frozenset()  # stems of every spelling of those names
+    terms: tuple[str, ...] = ()  # index terms of the query, names expanded, typos mapped onto the index
+    focus: tuple[str, ...] = ()  # normalized words the question asks about (names, function words removed)
+    wants: str | None = None  # "number" | "date" | None
+    parts: tuple[str, ...] = ()  # sub-questions of a comparison or two-part question (empty: one part)
+    comparison: bool = False
+    highlight: frozenset[str] = field(default_factory=frozenset)  # stems to mark in shown passages
+    unknown_names: tuple[str, ...] = ()  # Latin-script names the corpus never writes (see ``unknown_latin_names``)
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "language": self.language, "names": list(self.names), "focus": list(self.focus),
+                "wants": self.wants, "parts": list(self.parts), "comparison": self.comparison, "unknown_names": list(self.unknown_names)}
+
+
+def _name_words(groups: list[AliasGroup]) -> set[str]:
+    return {w for g in groups for spelling in g.spellings for w in words(spelling)}
+
+
+_LATIN_TOKEN = re.compile(r"[A-Za-z][\w.\-'’]*")
+
+
+def proper_names(text: str) -> set[str]:
+    """Normalized words of the Latin-script proper names in a text: capitalized words after the first.
+
+    In English, capitals (but not acronyms) mark the subject ("Battle of Yarmouk", "Hosni
+    Mubarak"), not what is asked about; a passage in Arabic spells them in its
+    own script, so they are left to retrieval, like the alias table's names.
+    A lower-case particle between two capitalized words (ibn, al-, de) belongs
+    to the name.
+    """
+    tokens = [m.group(0) for m in _LATIN_TOKEN.finditer(text)]
+    if not tokens:
+        return set()
+    # An all-capitals word is an acronym (GPU, GPUs, AI): a term people ask about, not a name.
+    capital = [i > 0 and any(c.isupper() for c in tok) and not tok.rstrip("s").isupper() for i, tok in enumerate(tokens)]
+    names: set[str] = set()
+    for i, tok in enumerate(tokens):
+        inside = 0 < i < len(tokens) - 1 and capital[i - 1] and capital[i + 1] and len(tok) <= 4
+        if capital[i] or inside:
+            names.update(words(tok))
+    return names
+
+
+def focus_words(query: str, aliases: AliasTable, index: BM25Index | None = None) -> list[str]:
+    """Content words of the query minus names, comparison words and digits; typos mapped onto the index."""
+    stop = stopwords()
+    mentioned = aliases.mentions(query)
+    names = _name_words(mentioned) | proper_names(query)
+    out: list[str] = []
+    written = raw_words(query)
+    normal = [normalize(w) for w in written]
+    for raw, norm, corrected in zip(written, normal, aliases.correct(normal), strict=True):
+        if norm in stop or corrected in names or norm in names or norm in _COMPARISON or raw.isdigit() or len(raw) < 2:
+            continue
+        if "." in raw or "-" in raw:
+            continue  # a dotted name also yields its parts, which are judged on their own
+        word = raw
+        if index is not None and stem(raw) not in index.vocabulary:
+            fixed = index.correct(stem(raw))
+            word = fixed if fixed != stem(raw) else raw
+        if word not in out:
+            out.append(word)
+    return out
+
+
+def split_parts(query: str, aliases: AliasTable) -> tuple[list[str], bool]:
+    """Sub-questions, and whether the question is a comparison.
+
+    A comparison of two or more names ("the difference between Nosana and
+    io.net") becomes one part per name, each keeping the rest of the
+    question; two questions in one ("which chain, and what does it offer?")
+    become two parts, each carrying the names of the whole.
+    """
+    mentioned = aliases.mentions(query)
+    normalized = set(words(query))
+    comparison = len(mentioned) >= 2 and bool(normalized & _COMPARISON)
+    if len(mentioned) >= 2 and (comparison or re.search(r"\band\b|\s+و", query)):
+        parts = []
+        for group in mentioned:
+            others = _name_words([g for g in mentioned if g is not group]) - _name_words([group])
+            kept = [w for w in query.split() if not (set(words(w)) & others)]
+            parts.append(" ".join(kept + ([group.canonical] if not any(set(words(w)) & _name_words([group]) for w in kept) else [])))
+        return parts, comparison
+    clauses = [c.strip(" ,،") for c in _CLAUSE_BREAK.split(query) if c and c.strip(" ,،") and not _is_connector(c)]
+    clauses = [c for c in clauses if len([w for w in words(c) if w not in stopwords()]) >= 1]
+    if len(clauses) < 2:
+        return [], False
+    carried = " ".join(g.canonical for g in mentioned)
+    return [c if aliases.mentions(c) or not carried else f"{carried} {c}" for c in clauses], False
+
+
+def _is_connector(piece: str) -> bool:
+    """The captured look-ahead words of ``_CLAUSE_BREAK`` come back from ``re.split``; skip them."""
+    return piece.strip().lower() in {"what", "which", "how", "who", "whom", "when", "where", "why", "does", "do", "did", "is",
+                                     "are", "was", "were", "can", "ما", "ماذا", "هل", "كيف", "من", "متى", "متي", "اين", "أين",
+                                     "لماذا", "اي", "أي", "كم", "شو", "ايش", "وش"}
+
+
+def unknown_latin_names(query: str, language: Language, aliases: AliasTable, index: BM25Index | None) -> list[str]:
+    """Names in Latin script (capitalized words, acronyms; any Latin word of an Arabic question) the index lacks.
+
+    A question about "Bittensor" cannot be answered from a corpus that never
+    writes the word, however close its passages are in meaning. Typos are
+    forgiven (one edit, see ``BM25Index.correct``). Whether the corpus would
+    write such a name in Latin at all is for the caller to judge: an Arabic
+    Wikipedia writes "Mubarak" as مبارك.
+    """
+    if index is None:
+        return []
+    tokens = [m.group(0) for m in _LATIN_TOKEN.finditer(query)]
+    named = [t for i, t in enumerate(tokens) if language == "ar" or (i > 0 and any(c.isupper() for c in t))]
+    known = aliases.vocabulary
+    out = []
+    for token in named:
+        parts = [w for w in raw_words(token) if w not in stopwords() and not w.isdigit()]
+        if parts and not any(index.correct(stem(w)) in index.vocabulary or normalize(w) in known for w in parts):
+            out.append(token.strip(".,;:!?'’"))
+    return list(dict.fromkeys(out))
+
+
+def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | None = None) -> QueryAnalysis:
+    """Read a question (and its standalone ``query``) against the current store's names and index."""
+    mentioned = aliases.mentions(query)
+    name_stems = frozenset(t for g in mentioned for t in g.terms)
+    focus = focus_words(query, aliases, index)
+    terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
+    expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
+    parts, comparison = split_parts(query, aliases)
+    return QueryAnalysis(
+        question=question,
+        query=query,
+        language=detect_language(question),
+        names=tuple(g.canonical for g in mentioned),
+        name_stems=name_stems,
+        terms=expanded,
+        focus=tuple(focus),
+        wants=wants_quantity(query),
+        parts=tuple(parts),
+        comparison=comparison,
+        highlight=frozenset([*(stem(w) for w in focus), *name_stems]),
+        unknown_names=tuple(unknown_latin_names(query, detect_language(question), aliases, index)),
+    )

@@ -1,0 +1,156 @@
+"""Answered, unsure or refused: calibrated against off-topic probes, judged from the evidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import store as store_mod
+from assistant.answer import Assistant, answer
+from assistant.answerability import Calibration, Scale, calibrate, decide, probe_questions
+from assistant.config import Settings
+
+
+def test_probe_bank_pairs_both_languages() -> None:
+    probes = probe_questions()
+    assert len(probes["en"]) == len(probes["ar"]) >= 100
+
+
+def test_scale_is_robust_to_a_few_on_topic_probes() -> None:
+    rng = np.random.default_rng(1)
+    off = rng.normal(0.78, 0.015, 200)
+    contaminated = np.concatenate([off[:180], np.full(20, 0.92)])  # 10% of probes happen to be on topic
+    clean, dirty = Scale.of(off), Scale.of(contaminated)
+    assert abs(clean.median - dirty.median) < 0.01 and abs(clean.spread - dirty.spread) < 0.01
+    assert clean.z(clean.median + 3 * clean.spread) == pytest.approx(3.0)
+
+
+def test_relevance_averages_query_and_passage_views_per_language() -> None:
+    cal = calibrate({"en": {"query": [0.7, 0.72, 0.74], "passage": [0.8, 0.82, 0.84]},
+                     "ar": {"query": [0.75, 0.76, 0.77], "passage": [0.75, 0.76, 0.77]}}, state="s", embedder="e")
+    spread_en_q = Scale.of(np.array([0.7, 0.72, 0.74])).spread
+    assert cal.relevance("en", 0.72 + spread_en_q, 0.82) == pytest.approx(0.5)
+    assert Calibration.from_json(cal.to_json()) == cal
+    assert Calibration.from_json("{not json") is None
+
+
+@pytest.mark.parametrize(("kwargs", "status"), [
+    ({"relevance": -1.0}, "refused"),
+    ({"relevance": 5.0, "has_hits": False}, "refused"),
+    ({"relevance": 5.0, "wants": "date", "gives_wanted": False}, "unsure"),
+    ({"relevance": 5.0, "coverage": 0.0, "uncovered": ["founded"]}, "unsure"),
+    ({"relevance": 1.0}, "unsure"),
+    ({"relevance": 5.0}, "answered"),
+])
+def test_decision_table(kwargs: dict, status: str) -> None:
+    values = {"has_hits": True, "coverage": 1.0, "uncovered": [], "wants": None, "gives_wanted": True, **kwargs}
+    settings = Settings(_env_file=None, refuse_below=0.5, sure_above=1.5, min_coverage=0.5)
+    decision = decide(values.pop("relevance"), settings=settings, **values)
+    assert decision.status == status and (status == "answered") == (decision.reason == "")
+
+
+def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) -> None:
+    recorded = Calibration.from_json(store_mod.read_calibration(built_settings))
+    assert recorded is not None and recorded.state == store_mod.store_state(built_settings)
+    assert recorded.probes == len(probe_questions()["en"]) and set(recorded.scales) == {"en", "ar"}
+
+
+@pytest.fixture(scope="module")
+def assistant(built_settings) -> Assistant:
+    return Assistant(built_settings)
+
+
+@pytest.mark.parametrize("question", [
+    "كيف تحدد شبكة أكاش أسعار الحوسبة؟",
+    "ما الذي يميز AIOZ من حيث الطبقة؟",
+    "ما الفرق بين Nosana و io.net؟",
+    "Which blockchain did Render Network move to?",
+    "Is decentralized data easy to tokenize?",
+])
+def test_questions_in_the_users_own_words_are_answered(assistant, question: str) -> None:
+    response = answer(assistant, question)
+    assert response.status == "answered", (response.reason, response.signals)
+    assert response.citations
+
+
+def test_follow_up_is_answered_from_the_right_project(assistant) -> None:
+    history = [{"role": "user", "content": "What is Render Network?"}, {"role": "assistant", "content": "A GPU rendering network [1]."}]
+    response = answer(assistant, "And which blockchain does it run on now?", history)
+    assert response.status != "refused" and "Render" in response.query
+    assert any("Solana" in c.text or "سولانا" in c.text for c in response.citations)
+
+
+@pytest.mark.parametrize("question", [
+    "What was the price of the AKT token in March 2024?",
+    "How many GPUs does Nosana have?",
+    "متى تم إطلاق io.net؟",
+    "من هو مؤسس شبكة أكاش؟",
+])
+def test_facts_the_passages_do_not_give_are_not_answered_as_if_they_did(assistant, question: str) -> None:
+    response = answer(assistant, question)
+    assert response.status in {"unsure", "refused"}, response.signals
+    if response.status == "unsure":
+        assert response.notice and response.citations  # the closest passages, with a visible notice
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "ما هي أفضل وصفة لكعكة الشوكولاتة؟", "Which team won the 1998 NBA finals?"])
+def test_off_topic_questions_are_refused_naming_what_the_corpus_covers(assistant, question: str) -> None:
+    response = answer(assistant, question)
+    assert response.status == "refused" and not response.citations
+    titles = assistant.retriever.snapshot().titles
+    assert titles[0] in response.answer  # the corpus's own titles, not a hard-coded list
+
+
+def test_refusal_text_follows_the_corpus(tmp_path) -> None:
+    """Another corpus: the refusal names its documents, not the projects of ours."""
+    from assistant.indexing import run_ingest
+    from conftest import ROOT, make_settings
+
+    corpus = tmp_path / "wiki"
+    corpus.mkdir()
+    for name in ("arcd-002.md", "arcd-004.md"):
+        (corpus / name).write_text((ROOT / "tests" / "eval" / "arcd" / "corpus" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    settings = make_settings(tmp_path, corpus)
+    run_ingest(settings, progress=False, log=lambda m: None)
+    response = answer(Assistant(settings), "Any tips for baking chocolate chip cookies that stay soft?")
+    assert response.status == "refused" and "القمر" in response.answer and "Akash" not in response.answer
+
+
+@pytest.mark.parametrize("question", ["How does Bittensor reward miners in its subnets?", "ما هو بروتوكول Filecoin وكيف يكافئ مزودي التخزين؟"])
+def test_a_name_the_corpus_never_writes_is_not_answered_as_if_it_did(assistant, question: str) -> None:
+    response = answer(assistant, question)
+    assert response.status in {"unsure", "refused"}
+    if response.status == "unsure":
+        assert "never mention" in response.reason and ("Bittensor" in response.notice or "Filecoin" in response.notice)
+
+
+def test_a_misspelt_known_name_is_not_unknown(assistant) -> None:
+    response = answer(assistant, "wat is Akahs netwrok?")
+    assert response.status == "answered" and any("Akash" in c.text for c in response.citations)
+
+
+def test_dev_set_floors(built_settings, assistant) -> None:
+    """Regression floors on the dev set (README, Evaluation); the held-out sets are reported, not asserted."""
+    from assistant.evaluation import run_eval
+    from conftest import ROOT
+
+    summary = run_eval(built_settings, ROOT / "tests" / "eval" / "qa.jsonl", k=5, assistant=assistant)["summary"]
+    for lang in ("ar", "en"):
+        assert summary["by_lang"][lang]["recall@5"] >= 0.9, summary["by_lang"][lang]
+    assert summary["status"]["answerable"]["refused"] <= 0.02 and summary["status"]["answerable"]["answered"] >= 0.9
+    assert summary["status"]["unanswerable"]["answered"] <= 0.2
+    assert summary["overall"]["cites_fact"] >= 0.85
+
+
+def test_a_corpus_we_did_not_write_with_english_questions(tmp_path) -> None:
+    """ARCD dev (Arabic Wikipedia), English questions: found, and refused only when off-topic."""
+    from assistant.evaluation import eval_store, run_eval
+    from conftest import ROOT, make_settings
+
+    arcd = ROOT / "tests" / "eval" / "arcd"
+    settings = eval_store(make_settings(tmp_path, arcd / "corpus"), arcd / "corpus")
+    report = run_eval(settings, [arcd / "en-dev.jsonl", arcd / "unanswerable-dev.jsonl"], k=5)
+    summary = report["summary"]
+    assert summary["by_lang"]["en"]["recall@5"] >= 0.85, summary["by_lang"]["en"]
+    assert summary["status"]["answerable_by_lang"]["en"]["refused"] <= 0.15
+    assert summary["status"]["unanswerable_by_kind"]["off-topic"]["answered"] == 0.0

