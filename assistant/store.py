@@ -10,7 +10,7 @@ of silently returning nonsense neighbours.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,19 @@ class StoreMissingError(StoreError):
     """No store (or an empty one) where the settings point."""
 
 
-@lru_cache(maxsize=8)
-def _client(host: str | None, port: int, path: str | None) -> chromadb.ClientAPI:
+_Location = tuple[str | None, int, str | None]  # (server host, port, local folder)
+_CLIENTS: dict[_Location, chromadb.ClientAPI] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _location(settings: Settings) -> _Location:
+    if settings.server_mode:
+        return (settings.chroma_host, settings.chroma_port, None)
+    return (None, settings.chroma_port, str(Path(settings.store_dir).resolve()))
+
+
+def _new_client(where: _Location) -> chromadb.ClientAPI:
+    host, port, path = where
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if host:
         return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
@@ -48,9 +59,11 @@ def _client(host: str | None, port: int, path: str | None) -> chromadb.ClientAPI
 
 def get_client(settings: Settings) -> chromadb.ClientAPI:
     """One Chroma client per location and process (clients hold connections and caches)."""
-    if settings.server_mode:
-        return _client(settings.chroma_host, settings.chroma_port, None)
-    return _client(None, settings.chroma_port, str(Path(settings.store_dir).resolve()))
+    where = _location(settings)
+    with _CLIENTS_LOCK:
+        if where not in _CLIENTS:
+            _CLIENTS[where] = _new_client(where)
+        return _CLIENTS[where]
 
 
 def reopen_client(settings: Settings) -> chromadb.ClientAPI:
@@ -58,19 +71,23 @@ def reopen_client(settings: Settings) -> chromadb.ClientAPI:
 
     An embedded Chroma client keeps its vector index in memory and does not
     see another process's writes; asking it for their ids even fails ("Error
-    finding id"). Dropping Chroma's cached system for this folder makes the
-    next client read the folder again. Clients already handed out keep working
-    on what they had, so requests in flight are not disturbed. Server mode
-    needs none of this: the server is the only writer.
+    finding id"). Chroma shares one "System" per folder between its clients;
+    its public ``clear_system_cache()`` forgets those, so the next client for
+    the folder reads it again. Nothing is stopped: clients already handed out
+    keep working on what they had, so requests in flight are not disturbed,
+    and the clients this module holds for other locations are kept as they
+    are. ``tests/test_caches.py`` pins this behaviour of chromadb 1.5.9.
+    Server mode needs none of this: the server sees every write.
     """
     if settings.server_mode:
         return get_client(settings)
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    old = get_client(settings)
-    SharedSystemClient._identifier_to_system.pop(getattr(old, "_identifier", None), None)
-    _client.cache_clear()
-    return get_client(settings)
+    where = _location(settings)
+    with _CLIENTS_LOCK:
+        old = _CLIENTS.pop(where, None)
+        if old is not None:
+            old.clear_system_cache()
+        _CLIENTS[where] = _new_client(where)
+        return _CLIENTS[where]
 
 
 def location(settings: Settings) -> str:
