@@ -10,7 +10,9 @@ of silently returning nonsense neighbours.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +100,53 @@ def location(settings: Settings) -> str:
 
 
 def record_db_url(settings: Settings) -> str:
-    """Record manager location: explicit URL, else a SQLite file beside the local store.
+    """Record manager location: RECORD_DB_URL, else a SQLite file on this machine.
 
-    In server mode the file sits next to where the local store would be
-    (``data/`` by default), named after the server, so two servers never share
-    bookkeeping. A team that runs ingest
-    from several machines sets RECORD_DB_URL to a shared database.
+    In folder mode the file sits beside the store. In server mode it sits next
+    to where the local store would be (``data/`` by default), named after the
+    collection's id on the server rather than the host string: reaching the
+    same server as ``localhost`` and as ``127.0.0.1`` must not start a second
+    bookkeeping (a second writer, that re-embeds and never cleans up the
+    first one's passages). Machines that share a RECORD_DB_URL are one writer;
+    see ``docs/deploy.md``.
     """
     if settings.record_db_url:
         return settings.record_db_url
     if settings.server_mode:
-        tag = hashlib.sha1(f"{settings.chroma_host}:{settings.chroma_port}".encode()).hexdigest()[:8]
-        path = Path(settings.store_dir).parent / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
+        path = _server_records_path(settings)
     else:
         path = Path(settings.store_dir) / "ingest-records.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.resolve()}"
+
+
+def _server_records_path(settings: Settings) -> Path:
+    collection = get_collection(settings)
+    if collection is None:
+        raise StoreMissingError(f"No collection at {location(settings)} yet: its ingest records begin with its first ingest.")
+    path = Path(settings.store_dir).parent / f"records-{settings.collection}-{collection.id}.sqlite"
+    _adopt_legacy_records(settings, collection, path)
+    return path
+
+
+def _adopt_legacy_records(settings: Settings, collection: chromadb.Collection, path: Path) -> None:
+    """Start from the records kept before they were named after the collection (named after the host string).
+
+    Without them the first ingest after the upgrade would not know the
+    passages it wrote, so it could never replace or delete them. They are
+    copied only if they describe this collection: some of their ids are in it.
+    """
+    tag = hashlib.sha1(f"{settings.chroma_host}:{settings.chroma_port}".encode()).hexdigest()[:8]
+    legacy = Path(settings.store_dir).parent / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
+    if path.exists() or not legacy.exists():
+        return
+    from langchain_classic.indexes import SQLRecordManager
+
+    old = SQLRecordManager(namespace=f"chroma/{settings.collection}", db_url=f"sqlite:///{legacy.resolve()}")
+    keys = old.list_keys(limit=500)
+    old.engine.dispose()
+    if keys and collection.get(ids=keys, include=[])["ids"]:
+        shutil.copyfile(legacy, path)
 
 
 def get_record_manager(settings: Settings):  # -> SQLRecordManager
@@ -123,6 +156,23 @@ def get_record_manager(settings: Settings):  # -> SQLRecordManager
     manager = SQLRecordManager(namespace=f"chroma/{settings.collection}", db_url=record_db_url(settings))
     manager.create_schema()
     return manager
+
+
+def ingest_writer(records) -> str:
+    """The id of the writer this bookkeeping stands for, created with it; ingest marks every vector it writes with it.
+
+    A vector whose mark is not ours was written by another machine, by
+    another bookkeeping, or by another program, and ingest never deletes it.
+    The id lives in the record database itself, so machines sharing a
+    RECORD_DB_URL are one writer, and a lost records file is a new writer
+    (which keeps, rather than deletes, what it does not know).
+    """
+    from langchain_classic.indexes import SQLRecordManager
+
+    holder = SQLRecordManager(namespace=f"{records.namespace}/writer", engine=records.engine)
+    if not holder.list_keys():
+        holder.update([uuid.uuid4().hex[:16]])
+    return sorted(holder.list_keys())[0]  # two first runs racing on one shared database agree on one
 
 
 def get_collection(settings: Settings) -> chromadb.Collection | None:
@@ -210,15 +260,27 @@ def mark_state(settings: Settings, token: str) -> None:
     _bump()
 
 
-def delete_collection(settings: Settings) -> None:
-    """Drop the collection and its ingest records (for --rebuild)."""
-    client = get_client(settings)
+def clear_records(settings: Settings) -> int:
+    """Forget every stored chunk of the collection in its records; how many keys there were.
+
+    In server mode the records are found through the collection, so this
+    must run while it still exists; without one there is nothing to clear.
+    """
     try:
-        client.delete_collection(settings.collection)
-    except NotFoundError:
-        pass
-    _bump()
-    manager = get_record_manager(settings)
+        manager = get_record_manager(settings)
+    except StoreMissingError:
+        return 0
     keys = manager.list_keys()
     if keys:
         manager.delete_keys(keys)
+    return len(keys)
+
+
+def delete_collection(settings: Settings) -> None:
+    """Drop the collection and its ingest records (for --rebuild)."""
+    clear_records(settings)
+    try:
+        get_client(settings).delete_collection(settings.collection)
+    except NotFoundError:
+        pass
+    _bump()
