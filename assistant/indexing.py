@@ -7,7 +7,8 @@ killed at any moment leaves at least what was there before, and the next
 run converges (Chroma writes are upserts keyed by chunk id). A file whose
 marker says it was fully indexed as it is now is not even re-split; in a changed
 file, unchanged chunks are skipped by the record manager, so a second run
-embeds nothing.
+embeds nothing. A passage whose text is already stored (only its line numbers
+moved) reuses its stored vector instead of being embedded again.
 
 Ingest deletes only what it wrote: every vector carries its writer's mark (the
 id of the record database, see ``store.ingest_writer``), and the writer is
@@ -155,7 +156,7 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         store_mod.delete_collection(settings)
     elif not existed and store_mod.clear_records(settings):
         log(f"note: no collection at {store_mod.location(settings)}; its leftover ingest records were cleared")
-    vector_store = store_mod.open_store(settings, embeddings, create=True)
+    vector_store = store_mod.open_store(settings, embeddings, create=True, reuse_vectors=True)
     records = store_mod.get_record_manager(settings)
     writer = store_mod.ingest_writer(records)
     if settings.server_mode and not settings.record_db_url:
@@ -194,7 +195,7 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
             summary.added += result["num_added"] - replaced
             summary.deleted += result["num_deleted"] - replaced
             summary.unchanged += result["num_skipped"]
-            if bar is not None:  # skipped chunks advance the bar too, so it ends at 100%
+            if bar is not None:  # skipped and reused chunks advance the bar too, so it ends at 100%
                 bar.update(len(group) - (embeddings.embedded - embedded_at_group_start))
                 bar.set_postfix(embedded=embeddings.embedded - embedded_before, refresh=False)
     finally:

@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+from langchain_core.stores import BaseStore
 
+from assistant.chunking import text_hash
 from assistant.config import Settings
 from assistant.embeddings import ProgressEmbeddings, describe
 
@@ -207,8 +211,52 @@ def check_signature(settings: Settings, embeddings: ProgressEmbeddings) -> None:
         )
 
 
-def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bool = False) -> Chroma:
-    """The LangChain Chroma store; checks the embedder, creates the collection only if asked."""
+class StoredVectors(BaseStore[str, list[float]]):
+    """The collection's own vectors as an embedding cache for passage texts, looked up by ``text_hash``.
+
+    A passage whose text is already stored (its lines moved, its file was
+    renamed, another writer stored it) gets that vector instead of a model
+    call. Used through LangChain's ``CacheBackedEmbeddings``: index() writes
+    every vector to the collection anyway, so ``mset`` has nothing to do, and
+    there is no second store to size, prune or share between machines.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def mget(self, keys: Sequence[str]) -> list[list[float] | None]:
+        hashes = [text_hash(text) for text in keys]
+        collection = get_collection(self.settings)
+        found: dict[str, list[float]] = {}
+        wanted = sorted(set(hashes))
+        for start in range(0, len(wanted) if collection is not None else 0, 500):
+            got = collection.get(where={"text_hash": {"$in": wanted[start:start + 500]}}, include=["metadatas", "embeddings"])
+            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                found.setdefault(str((meta or {}).get("text_hash")), [float(x) for x in vector])
+        return [found.get(h) for h in hashes]
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, list[float]]]) -> None:
+        """Nothing to do: index() stores the vectors in the collection itself."""
+
+    def mdelete(self, keys: Sequence[str]) -> None:
+        """Nothing to do: vectors leave the cache when ingest deletes their passages."""
+
+    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
+        return iter(())
+
+
+def reusing_embeddings(settings: Settings, embeddings: ProgressEmbeddings) -> Embeddings:
+    """``embeddings`` for passages, but a text already in the collection is not embedded again."""
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+
+    return CacheBackedEmbeddings(embeddings, StoredVectors(settings))
+
+
+def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bool = False, reuse_vectors: bool = False) -> Chroma:
+    """The LangChain Chroma store; checks the embedder, creates the collection only if asked.
+
+    ``reuse_vectors`` (ingest) embeds passages through ``reusing_embeddings``.
+    """
     check_signature(settings, embeddings)
     if not create and collection_signature(settings) is None:
         raise StoreMissingError(
@@ -217,7 +265,7 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
     metadata = {**embeddings.signature(), "state": "new"}
     return Chroma(
         collection_name=settings.collection,
-        embedding_function=embeddings,
+        embedding_function=reusing_embeddings(settings, embeddings) if reuse_vectors else embeddings,
         client=get_client(settings),
         collection_metadata=metadata,
         collection_configuration={"hnsw": {"space": "cosine"}},
