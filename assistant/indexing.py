@@ -7,9 +7,16 @@ killed at any moment leaves at least what was there before, and the next
 run converges (Chroma writes are upserts keyed by chunk id). A file whose
 marker says it was fully indexed as it is now is not even re-split; in a changed
 file, unchanged chunks are skipped by the record manager, so a second run
-embeds nothing. Files that vanished from the corpus lose their chunks; files
-that fail to parse keep their previous chunks, because a typo must not delete
-knowledge.
+embeds nothing. A passage whose text is already stored (only its line numbers
+moved) reuses its stored vector instead of being embedded again.
+
+Ingest deletes only what it wrote: every vector carries its writer's mark (the
+id of the record database, see ``store.ingest_writer``), and the writer is
+part of every chunk id, so two writers never share a vector. Of its own
+chunks, it deletes the stale ones of files it read in this run, and all of
+those of files that vanished from the corpus. Files that fail to parse keep
+their previous chunks, because a typo must not delete knowledge; vectors of
+other machines, other bookkeeping or other programs are never touched.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from langchain_core.documents import Document
 from langchain_core.indexing import index
 
 from assistant import store as store_mod
-from assistant.chunking import chunk_document
+from assistant.chunking import chunk_document, chunk_id
 from assistant.config import Settings
 from assistant.corpus import CorpusScan, SourceDocument, scan_corpus
-from assistant.embeddings import ProgressEmbeddings, get_embeddings
+from assistant.embeddings import ProgressEmbeddings, RunCounter, get_embeddings
 
 
 GROUP_CHUNKS = 256  # passages per store write (whole files; see file_groups)
+WRITER_KEY = "writer"  # metadata field with the mark of the writer that stored a vector
 
 
 class IngestError(RuntimeError):
@@ -115,7 +123,8 @@ def run_ingest(
             "wait for it to finish, then run again."
         ) from exc
     try:
-        return _ingest_locked(settings, rebuild=rebuild, progress=progress, log=log, started=started)
+        with store_mod.writing():
+            return _ingest_locked(settings, rebuild=rebuild, progress=progress, log=log, started=started)
     finally:
         lock.release()
 
@@ -123,14 +132,13 @@ def run_ingest(
 def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Callable[[str], None], started: float) -> IngestSummary:
     scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
     embeddings = get_embeddings(settings)
-    records = store_mod.get_record_manager(settings)
-    run_start = records.get_time()
+    existed = not rebuild and store_mod.get_collection(settings) is not None
 
     # A file whose text and chunking inputs match its marker from a finished ingest needs
     # neither chunking nor indexing: with thousands of files, that is most of a re-run.
     salt = chunking_salt(settings, embeddings)
     markers = {doc.source: file_marker(doc, salt) for doc in scan.documents}
-    done = set() if rebuild else _existing(records, list(markers.values()))
+    done = _existing(store_mod.get_record_manager(settings), list(markers.values())) if existed else set()
     kept = [doc for doc in scan.documents if markers[doc.source] in done]
     todo = CorpusScan(documents=[doc for doc in scan.documents if markers[doc.source] not in done], failures=scan.failures)
     per_file, failures = chunk_corpus(todo, settings, embeddings)
@@ -147,12 +155,20 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
 
     if rebuild:
         store_mod.delete_collection(settings)
-    vector_store = store_mod.open_store(settings, embeddings, create=True)
-    embedded_before, embed_seconds_before = embeddings.embedded, embeddings.embed_seconds
+    elif not existed and store_mod.clear_records(settings):
+        log(f"note: no collection at {store_mod.location(settings)}; its leftover ingest records were cleared")
+    counter = RunCounter(embeddings)
+    vector_store = store_mod.open_store(settings, embeddings, create=True, passages=counter)
+    records = store_mod.get_record_manager(settings)
+    writer = store_mod.ingest_writer(records)
+    if settings.server_mode and not settings.record_db_url:
+        log(local_records_note(settings))
+    run_start = records.get_time()
+    per_file = {source: stamp(chunks, writer) for source, chunks in per_file.items()}
 
     total = sum(len(chunks) for chunks in per_file.values())
     bar = _progress_bar(total, progress)
-    embeddings.on_progress = bar.update if bar is not None else None
+    counter.on_progress = bar.update if bar is not None else None
     try:
         for group in file_groups(per_file, GROUP_CHUNKS):
             sources = list(dict.fromkeys(d.metadata["source"] for d in group))
@@ -160,9 +176,10 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
             old = [k for k in records.list_keys(group_ids=sources) if is_marker(k)]
             if old:
                 records.delete_keys(old)
-            embedded_at_group_start = embeddings.embedded
+            embedded_at_group_start = counter.embedded
             # One batch per group: incremental cleanup runs after the whole group is written,
             # so an unchanged chunk of a file is never deleted before its record is refreshed.
+            # It deletes only ids these records hold: chunks this writer stored.
             result = index(
                 group,
                 records,
@@ -179,11 +196,11 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
             summary.added += result["num_added"] - replaced
             summary.deleted += result["num_deleted"] - replaced
             summary.unchanged += result["num_skipped"]
-            if bar is not None:  # skipped chunks advance the bar too, so it ends at 100%
-                bar.update(len(group) - (embeddings.embedded - embedded_at_group_start))
-                bar.set_postfix(embedded=embeddings.embedded - embedded_before, refresh=False)
+            if bar is not None:  # skipped and reused chunks advance the bar too, so it ends at 100%
+                bar.update(len(group) - (counter.embedded - embedded_at_group_start))
+                bar.set_postfix(embedded=counter.embedded, refresh=False)
     finally:
-        embeddings.on_progress = None
+        counter.on_progress = None
         if bar is not None:
             bar.close()
 
@@ -198,10 +215,11 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         records.delete_keys(stale)
         summary.deleted += len(chunk_ids)
 
-    # Vectors the records do not know (a run killed between the store write and the record
-    # update, then the file changed again) would be orphans forever: remove them.
+    # Vectors with our mark that the records do not know (a run killed between the store write
+    # and the record update, then the file changed or vanished) would be orphans forever.
     tracked = records.list_keys()
-    orphans = orphan_ids(vector_store, tracked)
+    failed = {source for source, _ in failures}
+    orphans = [i for i in orphan_ids(store_mod.get_collection(settings), writer, tracked) if source_of(i) not in failed]
     if orphans:
         vector_store.delete(ids=orphans)
         summary.deleted += len(orphans)
@@ -211,11 +229,36 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
 
     if summary.added or summary.updated or summary.deleted or rebuild:
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
-    summary.embedded = embeddings.embedded - embedded_before
-    summary.embed_seconds = embeddings.embed_seconds - embed_seconds_before
+    summary.embedded = counter.embedded
+    summary.embed_seconds = counter.embed_seconds
     calibrate(settings, embeddings)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def stamp(chunks: list[Document], writer: str) -> list[Document]:
+    """The chunks with their writer's mark, and ids that include it, so no other writer can own them.
+
+    Two machines with their own records that ingest the same file store it
+    twice rather than share vectors: a shared vector could be deleted by one
+    while the other still counts on it.
+    """
+    out: list[Document] = []
+    for chunk in chunks:
+        metadata = {**chunk.metadata, WRITER_KEY: writer}
+        metadata["id"] = chunk_id(metadata["source"], chunk.page_content, metadata)
+        out.append(Document(page_content=chunk.page_content, metadata=metadata, id=metadata["id"]))
+    return out
+
+
+def local_records_note(settings: Settings) -> str:
+    """What a server-mode ingest without RECORD_DB_URL implies, said on every such run."""
+    return (
+        f"note: RECORD_DB_URL is unset, so the ingest records of {store_mod.location(settings)} are kept on this "
+        f"machine ({store_mod.record_db_url(settings).removeprefix('sqlite:///')}). This ingest deletes only passages "
+        "it wrote itself: another machine ingesting into this collection keeps its passages, and a file both ingest "
+        "is stored twice. To ingest one corpus from several machines, give them all one RECORD_DB_URL."
+    )
 
 
 _MARKER = "#file:"
@@ -282,14 +325,17 @@ def file_groups(per_file: dict[str, list[Document]], min_chunks: int) -> list[li
     return groups
 
 
-def orphan_ids(vector_store, tracked: list[str]) -> list[str]:
-    """Ids stored in Chroma that are not among the record manager's ``tracked`` keys."""
-    stored: set[str] = set()
-    collection = vector_store._collection
+def orphan_ids(collection, writer: str, tracked: list[str]) -> list[str]:
+    """Ids of vectors marked as ``writer``'s that are not among its records' ``tracked`` keys."""
+    mine: list[str] = []
     page = 10_000
-    for offset in range(0, collection.count(), page):
-        stored.update(collection.get(include=[], limit=page, offset=offset)["ids"])
-    return sorted(stored - set(tracked))
+    while True:
+        got = collection.get(where={WRITER_KEY: writer}, include=[], limit=page, offset=len(mine))["ids"]
+        mine.extend(got)
+        if len(got) < page:
+            break
+    known = set(tracked)
+    return sorted(i for i in mine if i not in known)
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -10,7 +10,9 @@ and every one becomes a sentence a person can act on.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
@@ -110,12 +112,24 @@ _MODELS: dict[str, BaseChatModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def model_key(settings: Settings) -> str:
+    """Everything that can shape a chat model: the backend and every ``llm_*`` setting.
+
+    All of them rather than a hand-kept list, so a setting that ``_build``
+    starts to read can never be forgotten here (a forgotten temperature, thread
+    count or context size had no effect until a restart). The API key enters
+    as a hash. A setting that does not shape the model (retries) only costs a
+    second model when it changes.
+    """
+    values = {k: v for k, v in settings.model_dump().items() if k.startswith("llm_")}
+    values["llm_api_key"] = hashlib.sha256(str(values.get("llm_api_key")).encode()).hexdigest()
+    values["backend"] = settings.answer_backend
+    return json.dumps(values, sort_keys=True, default=str)
+
+
 def get_chat_model(settings: Settings) -> BaseChatModel:
     """One chat model per configuration and process (a GGUF loads once)."""
-    key = "|".join(str(v) for v in (
-        settings.answer_backend, settings.llm_base_url, settings.llm_model, settings.llm_model_path, settings.llm_timeout,
-        settings.llm_max_tokens, settings.llm_ctx, hash(settings.llm_api_key),
-    ))
+    key = model_key(settings)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = _build(settings)

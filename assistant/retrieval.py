@@ -177,6 +177,8 @@ class Retriever:
         """
         snap = self._snapshot
         checked_at, checked_generation = self._checked
+        if snap is not None and store_mod.writing_here():
+            return snap  # an ingest of this process is writing: keep serving; it bumps the generation when done
         if (snap is not None and checked_generation == store_mod.local_generation()
                 and time.monotonic() - checked_at < self.settings.state_check_seconds):
             return snap
@@ -299,10 +301,17 @@ class Retriever:
 
         readable = snap.readable.get(analysis.language, set())
         ranked = self._fuse(rankings, weights, dense, lexical, mode, parts=len(queries) - 1, readable=readable)
-        for doc_id, score in ranked[:k]:
+        shown: set[tuple[str, str]] = set()
+        for doc_id, score in ranked:
+            if len(result.hits) >= k:
+                break
             if doc_id not in snap.by_id:
                 continue  # store changed between the two legs; skip the stale id
             doc = snap.docs[snap.by_id[doc_id]]
+            key = (str(doc.metadata.get("source", "")), doc.page_content)
+            if key in shown:
+                continue  # the same passage stored twice (two writers, see indexing.stamp): show it once
+            shown.add(key)
             result.hits.append(Hit(doc=doc, score=score, dense=dense.get(doc_id), lexical=lexical.get(doc_id)))
         if result.query_vector is None:
             result.query_vector = np.asarray(self.embeddings.embed_query(query))

@@ -10,7 +10,11 @@ of silently returning nonsense neighbours.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,10 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+from langchain_core.stores import BaseStore
 
+from assistant.chunking import text_hash
 from assistant.config import Settings
 from assistant.embeddings import ProgressEmbeddings, describe
 
@@ -37,8 +44,19 @@ class StoreMissingError(StoreError):
     """No store (or an empty one) where the settings point."""
 
 
-@lru_cache(maxsize=8)
-def _client(host: str | None, port: int, path: str | None) -> chromadb.ClientAPI:
+_Location = tuple[str | None, int, str | None]  # (server host, port, local folder)
+_CLIENTS: dict[_Location, chromadb.ClientAPI] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _location(settings: Settings) -> _Location:
+    if settings.server_mode:
+        return (settings.chroma_host, settings.chroma_port, None)
+    return (None, settings.chroma_port, str(Path(settings.store_dir).resolve()))
+
+
+def _new_client(where: _Location) -> chromadb.ClientAPI:
+    host, port, path = where
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if host:
         return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
@@ -48,9 +66,11 @@ def _client(host: str | None, port: int, path: str | None) -> chromadb.ClientAPI
 
 def get_client(settings: Settings) -> chromadb.ClientAPI:
     """One Chroma client per location and process (clients hold connections and caches)."""
-    if settings.server_mode:
-        return _client(settings.chroma_host, settings.chroma_port, None)
-    return _client(None, settings.chroma_port, str(Path(settings.store_dir).resolve()))
+    where = _location(settings)
+    with _CLIENTS_LOCK:
+        if where not in _CLIENTS:
+            _CLIENTS[where] = _new_client(where)
+        return _CLIENTS[where]
 
 
 def reopen_client(settings: Settings) -> chromadb.ClientAPI:
@@ -58,19 +78,23 @@ def reopen_client(settings: Settings) -> chromadb.ClientAPI:
 
     An embedded Chroma client keeps its vector index in memory and does not
     see another process's writes; asking it for their ids even fails ("Error
-    finding id"). Dropping Chroma's cached system for this folder makes the
-    next client read the folder again. Clients already handed out keep working
-    on what they had, so requests in flight are not disturbed. Server mode
-    needs none of this: the server is the only writer.
+    finding id"). Chroma shares one "System" per folder between its clients;
+    its public ``clear_system_cache()`` forgets those, so the next client for
+    the folder reads it again. Nothing is stopped: clients already handed out
+    keep working on what they had, so requests in flight are not disturbed,
+    and the clients this module holds for other locations are kept as they
+    are. ``tests/test_caches.py`` pins this behaviour of chromadb 1.5.9.
+    Server mode needs none of this: the server sees every write.
     """
     if settings.server_mode:
         return get_client(settings)
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    old = get_client(settings)
-    SharedSystemClient._identifier_to_system.pop(getattr(old, "_identifier", None), None)
-    _client.cache_clear()
-    return get_client(settings)
+    where = _location(settings)
+    with _CLIENTS_LOCK:
+        old = _CLIENTS.pop(where, None)
+        if old is not None:
+            old.clear_system_cache()
+        _CLIENTS[where] = _new_client(where)
+        return _CLIENTS[where]
 
 
 def location(settings: Settings) -> str:
@@ -81,22 +105,53 @@ def location(settings: Settings) -> str:
 
 
 def record_db_url(settings: Settings) -> str:
-    """Record manager location: explicit URL, else a SQLite file beside the local store.
+    """Record manager location: RECORD_DB_URL, else a SQLite file on this machine.
 
-    In server mode the file sits next to where the local store would be
-    (``data/`` by default), named after the server, so two servers never share
-    bookkeeping. A team that runs ingest
-    from several machines sets RECORD_DB_URL to a shared database.
+    In folder mode the file sits beside the store. In server mode it sits next
+    to where the local store would be (``data/`` by default), named after the
+    collection's id on the server rather than the host string: reaching the
+    same server as ``localhost`` and as ``127.0.0.1`` must not start a second
+    bookkeeping (a second writer, that re-embeds and never cleans up the
+    first one's passages). Machines that share a RECORD_DB_URL are one writer;
+    see ``docs/deploy.md``.
     """
     if settings.record_db_url:
         return settings.record_db_url
     if settings.server_mode:
-        tag = hashlib.sha1(f"{settings.chroma_host}:{settings.chroma_port}".encode()).hexdigest()[:8]
-        path = Path(settings.store_dir).parent / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
+        path = _server_records_path(settings)
     else:
         path = Path(settings.store_dir) / "ingest-records.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.resolve()}"
+
+
+def _server_records_path(settings: Settings) -> Path:
+    collection = get_collection(settings)
+    if collection is None:
+        raise StoreMissingError(f"No collection at {location(settings)} yet: its ingest records begin with its first ingest.")
+    path = Path(settings.store_dir).parent / f"records-{settings.collection}-{collection.id}.sqlite"
+    _adopt_legacy_records(settings, collection, path)
+    return path
+
+
+def _adopt_legacy_records(settings: Settings, collection: chromadb.Collection, path: Path) -> None:
+    """Start from the records kept before they were named after the collection (named after the host string).
+
+    Without them the first ingest after the upgrade would not know the
+    passages it wrote, so it could never replace or delete them. They are
+    copied only if they describe this collection: some of their ids are in it.
+    """
+    tag = hashlib.sha1(f"{settings.chroma_host}:{settings.chroma_port}".encode()).hexdigest()[:8]
+    legacy = Path(settings.store_dir).parent / f"records-{settings.chroma_host}-{settings.chroma_port}-{tag}.sqlite"
+    if path.exists() or not legacy.exists():
+        return
+    from langchain_classic.indexes import SQLRecordManager
+
+    old = SQLRecordManager(namespace=f"chroma/{settings.collection}", db_url=f"sqlite:///{legacy.resolve()}")
+    keys = old.list_keys(limit=500)
+    old.engine.dispose()
+    if keys and collection.get(ids=keys, include=[])["ids"]:
+        shutil.copyfile(legacy, path)
 
 
 def get_record_manager(settings: Settings):  # -> SQLRecordManager
@@ -106,6 +161,23 @@ def get_record_manager(settings: Settings):  # -> SQLRecordManager
     manager = SQLRecordManager(namespace=f"chroma/{settings.collection}", db_url=record_db_url(settings))
     manager.create_schema()
     return manager
+
+
+def ingest_writer(records) -> str:
+    """The id of the writer this bookkeeping stands for, created with it; ingest marks every vector it writes with it.
+
+    A vector whose mark is not ours was written by another machine, by
+    another bookkeeping, or by another program, and ingest never deletes it.
+    The id lives in the record database itself, so machines sharing a
+    RECORD_DB_URL are one writer, and a lost records file is a new writer
+    (which keeps, rather than deletes, what it does not know).
+    """
+    from langchain_classic.indexes import SQLRecordManager
+
+    holder = SQLRecordManager(namespace=f"{records.namespace}/writer", engine=records.engine)
+    if not holder.list_keys():
+        holder.update([uuid.uuid4().hex[:16]])
+    return sorted(holder.list_keys())[0]  # two first runs racing on one shared database agree on one
 
 
 def get_collection(settings: Settings) -> chromadb.Collection | None:
@@ -140,8 +212,55 @@ def check_signature(settings: Settings, embeddings: ProgressEmbeddings) -> None:
         )
 
 
-def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bool = False) -> Chroma:
-    """The LangChain Chroma store; checks the embedder, creates the collection only if asked."""
+class StoredVectors(BaseStore[str, list[float]]):
+    """The collection's own vectors as an embedding cache for passage texts, looked up by ``text_hash``.
+
+    A passage whose text is already stored (its lines moved, its file was
+    renamed, another writer stored it) gets that vector instead of a model
+    call. Used through LangChain's ``CacheBackedEmbeddings``: index() writes
+    every vector to the collection anyway, so ``mset`` has nothing to do, and
+    there is no second store to size, prune or share between machines.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def mget(self, keys: Sequence[str]) -> list[list[float] | None]:
+        hashes = [text_hash(text) for text in keys]
+        collection = get_collection(self.settings)
+        found: dict[str, list[float]] = {}
+        wanted = sorted(set(hashes))
+        for start in range(0, len(wanted) if collection is not None else 0, 500):
+            got = collection.get(where={"text_hash": {"$in": wanted[start:start + 500]}}, include=["metadatas", "embeddings"])
+            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                found.setdefault(str((meta or {}).get("text_hash")), [float(x) for x in vector])
+        return [found.get(h) for h in hashes]
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, list[float]]]) -> None:
+        """Nothing to do: index() stores the vectors in the collection itself."""
+
+    def mdelete(self, keys: Sequence[str]) -> None:
+        """Nothing to do: vectors leave the cache when ingest deletes their passages."""
+
+    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
+        return iter(())
+
+
+def reusing_embeddings(settings: Settings, embeddings: Embeddings) -> Embeddings:
+    """``embeddings`` for passages, but a text already in the collection is not embedded again."""
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+
+    return CacheBackedEmbeddings(embeddings, StoredVectors(settings))
+
+
+def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bool = False,
+               passages: Embeddings | None = None) -> Chroma:
+    """The LangChain Chroma store; checks the embedder, creates the collection only if asked.
+
+    ``passages`` (ingest: the run's counter around ``embeddings``) embeds the
+    passages written, through ``reusing_embeddings`` so stored texts are not
+    embedded again.
+    """
     check_signature(settings, embeddings)
     if not create and collection_signature(settings) is None:
         raise StoreMissingError(
@@ -150,7 +269,7 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
     metadata = {**embeddings.signature(), "state": "new"}
     return Chroma(
         collection_name=settings.collection,
-        embedding_function=embeddings,
+        embedding_function=reusing_embeddings(settings, passages) if passages is not None else embeddings,
         client=get_client(settings),
         collection_metadata=metadata,
         collection_configuration={"hnsw": {"space": "cosine"}},
@@ -159,6 +278,27 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
 
 
 _generation = 0  # bumped by every change this process makes to any collection
+_writing = 0  # ingests running in this process right now
+_writing_lock = threading.Lock()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark an ingest running in this process: readers here see its writes and must not reopen the client."""
+    global _writing
+    with _writing_lock:
+        _writing += 1
+    try:
+        yield
+    finally:
+        with _writing_lock:
+            _writing -= 1
+        _bump()  # readers rebuild what they derive from the store once, after the ingest
+
+
+def writing_here() -> bool:
+    """Is an ingest of this process writing now?"""
+    return _writing > 0
 
 
 def local_generation() -> int:
@@ -183,28 +323,45 @@ def store_state(settings: Settings) -> str | None:
     return f"{(collection.metadata or {}).get('state')}:{collection.count()}"
 
 
-def mark_state(settings: Settings, token: str) -> None:
-    """Record a new store state after an ingest changed something."""
+def _set_metadata(settings: Settings, key: str, value: str) -> None:
+    """Change one key of the collection's metadata, keeping the others."""
     collection = get_client(settings).get_collection(settings.collection, embedding_function=None)
     meta = dict(collection.metadata or {})
-    meta["state"] = token
+    meta[key] = value
     meta.pop("hnsw:space", None)  # not modifiable after creation; configuration holds it
     collection.modify(metadata=meta)
+
+
+def mark_state(settings: Settings, token: str) -> None:
+    """Record a new store state after an ingest changed something."""
+    _set_metadata(settings, "state", token)
     _bump()
+
+
+def clear_records(settings: Settings) -> int:
+    """Forget every stored chunk of the collection in its records; how many keys there were.
+
+    In server mode the records are found through the collection, so this
+    must run while it still exists; without one there is nothing to clear.
+    """
+    try:
+        manager = get_record_manager(settings)
+    except StoreMissingError:
+        return 0
+    keys = manager.list_keys()
+    if keys:
+        manager.delete_keys(keys)
+    return len(keys)
 
 
 def delete_collection(settings: Settings) -> None:
     """Drop the collection and its ingest records (for --rebuild)."""
-    client = get_client(settings)
+    clear_records(settings)
     try:
-        client.delete_collection(settings.collection)
+        get_client(settings).delete_collection(settings.collection)
     except NotFoundError:
         pass
     _bump()
-    manager = get_record_manager(settings)
-    keys = manager.list_keys()
-    if keys:
-        manager.delete_keys(keys)
 
 
 CALIBRATION_KEY = "calibration"
@@ -218,8 +375,4 @@ def read_calibration(settings: Settings) -> str | None:
 
 def write_calibration(settings: Settings, raw: str) -> None:
     """Record the calibration beside the embedder signature, so every app instance reads the same one."""
-    collection = get_client(settings).get_collection(settings.collection, embedding_function=None)
-    meta = dict(collection.metadata or {})
-    meta[CALIBRATION_KEY] = raw
-    meta.pop("hnsw:space", None)  # not modifiable after creation; configuration holds it
-    collection.modify(metadata=meta)
+    _set_metadata(settings, CALIBRATION_KEY, raw)

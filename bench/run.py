@@ -6,7 +6,9 @@ One run measures, on the same texts: the bare embedder's throughput and the
 full ingest's (their ratio shows what ingest adds), an incremental re-ingest
 after changing 1% of the files (seconds, and chunks re-embedded against the
 chunks whose ids changed) and after deleting another 1% (chunks removed),
-retrieval latency p50/p95 over 200 bilingual queries (dense and hybrid), the
+a re-ingest after inserting one line at the top of a 100-passage file (every
+passage moves down a line: passages embedded again, seconds, and whether
+every stored citation shows the new lines), retrieval latency p50/p95 over 200 bilingual queries (dense and hybrid), the
 app's cold start to first answer, and peak RSS
 of ingest and of the app. Everything runs on 127.0.0.1 and stops by itself.
 
@@ -139,6 +141,48 @@ def run_ingest_subprocess(settings_env: dict[str, str], vectors: str) -> tuple[d
     return json.loads(proc.stdout.strip().splitlines()[-1]), seconds, rss_kb
 
 
+SHIFT_PASSAGES = 100
+
+
+def line_shift(work: Path, seed: int) -> dict:
+    """Insert one line at the top of a 100-passage file and re-ingest it: what a line shift costs.
+
+    Every passage's start/end lines change but only the inserted line is new
+    text, so the target is one passage embedded. The stored citations are
+    checked against the file as it is now.
+    """
+    from langchain_core.documents import Document
+
+    from assistant import store as store_mod
+    from assistant.chunking import passage_text
+    from assistant.config import Settings
+    from assistant.indexing import run_ingest
+
+    corpus = work / "shift-corpus"
+    corpus.mkdir()
+    rng = random.Random(seed + 3)
+    vocab = article_vocabulary()
+    sections = [f"## قسم {s} · section {s}\n\n{paragraph(rng, vocab, english=(s % 3 == 2))}\n" for s in range(SHIFT_PASSAGES)]
+    path = corpus / "long.md"
+    path.write_text("---\ntitle: وثيقة طويلة\n---\n\n" + "\n".join(sections), encoding="utf-8")
+    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=work / "shift-store")
+    quiet = {"progress": False, "log": lambda m: None}
+    first = run_ingest(settings, **quiet)
+
+    head, body = path.read_text(encoding="utf-8").split("---\n\n", 1)
+    path.write_text(head + "---\nسطر جديد في أعلى الملف. A new first line.\n\n" + body, encoding="utf-8")
+    shifted = run_ingest(settings, **quiet)
+
+    lines = path.read_text(encoding="utf-8").split("\n")
+    got = store_mod.get_collection(settings).get(include=["metadatas", "documents"])
+    cited_right = sum(
+        passage_text(Document(page_content=text, metadata=meta)) == "\n".join(lines[meta["start_line"] - 1:meta["end_line"]]).strip()
+        for text, meta in zip(got["documents"], got["metadatas"], strict=True)
+    )
+    return {"passages": first.added, "embedded": shifted.embedded, "rewritten": shifted.added + shifted.updated,
+            "seconds": round(shifted.seconds, 2), "stored": len(got["ids"]), "citations_right": cited_right}
+
+
 def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
     """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (kB)."""
     from gradio_client import Client
@@ -212,6 +256,8 @@ def main() -> int:
             path.unlink()
         removal, removal_seconds, _ = run_ingest_subprocess(env, args.vectors)
 
+        shift = line_shift(work, args.seed)  # its own store: one line inserted atop a 100-passage file
+
         retriever = Retriever(settings)
         qs = queries(args.queries, args.seed)
         retriever.search(qs[0])  # warm: BM25 built once for this store state
@@ -247,6 +293,7 @@ def main() -> int:
             "removal": {"files_removed": len(removed_files), "seconds": round(removal_seconds, 2),
                         "deleted": removal["deleted"], "expected_deleted": len(removed_files) * CHUNKS_PER_FILE,
                         "embedded": removal["embedded"]},
+            "line_shift": shift,
             "retrieval": latency,
             "app": app,
         }
@@ -267,6 +314,9 @@ def main() -> int:
         ("  re-embedded / changed chunks", f"{results['incremental']['embedded']}/{results['incremental']['expected_changed_chunks']}"),
         ("re-ingest after removing 1% s", results["removal"]["seconds"]),
         ("  deleted / expected chunks", f"{results['removal']['deleted']}/{results['removal']['expected_deleted']}"),
+        ("line inserted atop 100 passages s", shift["seconds"]),
+        ("  embedded / passages moved", f"{shift['embedded']}/{shift['passages']}"),
+        ("  citations at the new lines", f"{shift['citations_right']}/{shift['stored']}"),
         ("dense p50 / p95 ms", f"{latency['dense']['p50_ms']} / {latency['dense']['p95_ms']}"),
         ("hybrid p50 / p95 ms", f"{latency['hybrid']['p50_ms']} / {latency['hybrid']['p95_ms']}"),
         ("ingest peak RSS MB", results["ingest"]["peak_rss_mb"]),

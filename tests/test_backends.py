@@ -64,6 +64,56 @@ def test_llamacpp_in_process_answers_both_languages(built_settings, gguf: Path) 
         _check_answer(final)
 
 
+def test_llamacpp_concurrent_follow_ups_share_one_model_safely(built_settings, gguf: Path) -> None:
+    """The chat queue runs several requests at once: the rewrite of a follow-up and the answers of
+    others both call the in-process llama.cpp context, which is not re-entrant."""
+    import threading
+
+    settings = built_settings.model_copy(update={"llm_backend": "llamacpp", "llm_model_path": gguf, "llm_max_tokens": 32,
+                                                 "llm_ctx": 2048})
+    assistant = Assistant(settings, retriever=Retriever(settings))
+    history = [{"role": "user", "content": "What is Render Network?"}, {"role": "assistant", "content": "A GPU rendering network."}]
+    calls, inside, overlap = [], [0], []
+    model = assistant.llm()
+    real_invoke, real_stream = type(model).invoke, type(model).stream
+
+    def track(real):
+        def wrapped(self, *args, **kwargs):
+            inside[0] += 1
+            if inside[0] > 1:
+                overlap.append(1)
+            try:
+                calls.append(real.__name__)
+                result = real(self, *args, **kwargs)
+                return list(result) if real.__name__ == "stream" else result
+            finally:
+                inside[0] -= 1
+        return wrapped
+
+    type(model).invoke, type(model).stream = track(real_invoke), track(real_stream)
+    try:
+        finals, errors = [], []
+
+        def ask(question: str) -> None:
+            try:
+                finals.append(answer(assistant, question, history, k=2))
+            except Exception as exc:  # noqa: BLE001 - collected, the assertion reports it
+                errors.append(exc)
+
+        questions = ["And which blockchain does it run on now?", "ما هي شبكة أكاش؟", "And why did it move?", "What is Akash Network?"]
+        threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=600)
+    finally:
+        type(model).invoke, type(model).stream = real_invoke, real_stream
+    assert errors == [] and len(finals) == len(questions)
+    assert all(f.backend == "llamacpp" and f.answer.strip() for f in finals)  # no fallback: the model never failed
+    assert "invoke" in calls and "stream" in calls  # follow-ups were rewritten by the model, answers streamed
+    assert overlap == []  # never two calls in the model at once
+
+
 def test_missing_gguf_falls_back_with_message(built_settings, tmp_path: Path) -> None:
     settings = built_settings.model_copy(update={"llm_backend": "llamacpp", "llm_model_path": tmp_path / "nope.gguf"})
     response = answer(Assistant(settings, retriever=Retriever(settings)), "What is Akash Network?")
