@@ -94,6 +94,18 @@ class Calibration:
             return None  # written by another version: recalibrate
 
 
+def embedder_id(embeddings: Any) -> str:
+    """The model a calibration belongs to: backend and model, not where it is served from."""
+    signature = embeddings.signature()
+    return f"{signature['embedder_backend']}:{signature['embedder_model']}"
+
+
+def recorded(raw: str | None, state: str, embedder: str) -> Calibration | None:
+    """The recorded calibration if it was measured on this store state with this embedder."""
+    calibration = Calibration.from_json(raw)
+    return calibration if calibration is not None and calibration.state == state and calibration.embedder == embedder else None
+
+
 def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str) -> Calibration:
     """Scales from the probes' best similarities: ``{language: {"query": [...], "passage": [...]}}``."""
     scales = {lang: {mode: Scale.of(np.asarray(values, dtype=float)) for mode, values in modes.items()}

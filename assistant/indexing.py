@@ -129,28 +129,30 @@ def run_ingest(
         lock.release()
 
 
+@dataclass
+class Plan:
+    """What an ingest run will do, decided before anything is written."""
+
+    scan: CorpusScan
+    markers: dict[str, str]  # source -> marker of its current version (see file_marker)
+    kept: list[SourceDocument]  # fully indexed as they are now: neither chunked nor indexed
+    per_file: dict[str, list[Document]]  # chunks of the files to index
+    failures: list[tuple[str, str]]  # (source, reason), reported and kept as they were
+
+
 def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Callable[[str], None], started: float) -> IngestSummary:
-    scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
+    """plan -> write -> remove stale -> report."""
     embeddings = get_embeddings(settings)
     existed = not rebuild and store_mod.get_collection(settings) is not None
-
-    # A file whose text and chunking inputs match its marker from a finished ingest needs
-    # neither chunking nor indexing: with thousands of files, that is most of a re-run.
-    salt = chunking_salt(settings, embeddings)
-    markers = {doc.source: file_marker(doc, salt) for doc in scan.documents}
-    done = _existing(store_mod.get_record_manager(settings), list(markers.values())) if existed else set()
-    kept = [doc for doc in scan.documents if markers[doc.source] in done]
-    todo = CorpusScan(documents=[doc for doc in scan.documents if markers[doc.source] not in done], failures=scan.failures)
-    per_file, failures = chunk_corpus(todo, settings, embeddings)
-    summary = IngestSummary(files=len(per_file) + len(failures) + len(kept), failed=len(failures))
-    summary.errors = [{"source": s, "reason": r} for s, r in failures]
-    for source, reason in failures:
+    plan = plan_ingest(settings, embeddings, existed)
+    summary = IngestSummary(files=len(plan.per_file) + len(plan.failures) + len(plan.kept), failed=len(plan.failures))
+    summary.errors = [{"source": s, "reason": r} for s, r in plan.failures]
+    for source, reason in plan.failures:
         log(f"warning: skipped {source}: {reason}")
-    if not per_file and not kept:
-        summary.seconds = time.perf_counter() - started
+    if not plan.per_file and not plan.kept:
         raise IngestError(
             f"Nothing could be ingested from {settings.corpus_dir}: "
-            + ("; ".join(f"{s}: {r}" for s, r in failures) or "no .md or .txt files found")
+            + ("; ".join(f"{s}: {r}" for s, r in plan.failures) or "no .md or .txt files found")
         )
 
     if rebuild:
@@ -164,33 +166,58 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     if settings.server_mode and not settings.record_db_url:
         log(local_records_note(settings))
     run_start = records.get_time()
-    per_file = {source: stamp(chunks, writer) for source, chunks in per_file.items()}
 
-    total = sum(len(chunks) for chunks in per_file.values())
-    bar = _progress_bar(total, progress)
+    write_files(plan, writer, vector_store, records, counter, run_start, summary, progress)
+    remove_stale(settings, plan, writer, vector_store, records, run_start, summary)
+
+    if summary.added or summary.updated or summary.deleted or rebuild:
+        store_mod.mark_state(settings, uuid.uuid4().hex[:12])
+    summary.embedded = counter.embedded
+    summary.embed_seconds = counter.embed_seconds
+    calibrate(settings, embeddings)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def plan_ingest(settings: Settings, embeddings: ProgressEmbeddings, existed: bool) -> Plan:
+    """Read the corpus and chunk only the files that changed since their last complete ingest.
+
+    A file whose text and chunking inputs match its marker from a finished
+    ingest needs neither chunking nor indexing: with thousands of files, that
+    is most of a re-run.
+    """
+    scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
+    salt = chunking_salt(settings, embeddings)
+    markers = {doc.source: file_marker(doc, salt) for doc in scan.documents}
+    done = _existing(store_mod.get_record_manager(settings), list(markers.values())) if existed else set()
+    kept = [doc for doc in scan.documents if markers[doc.source] in done]
+    todo = CorpusScan(documents=[doc for doc in scan.documents if markers[doc.source] not in done], failures=scan.failures)
+    per_file, failures = chunk_corpus(todo, settings, embeddings)
+    return Plan(scan=scan, markers=markers, kept=kept, per_file=per_file, failures=failures)
+
+
+def write_files(plan: Plan, writer: str, vector_store, records, counter: RunCounter, run_start: float,
+                summary: IngestSummary, progress: bool) -> None:
+    """Index the changed files in groups of whole files, marking each file done once all of it is stored.
+
+    One index() batch per group: its incremental cleanup runs after the whole
+    group is written, so an unchanged chunk of a file is never deleted before
+    its record is refreshed, and it deletes only ids these records hold
+    (chunks this writer stored).
+    """
+    per_file = {source: stamp(chunks, writer) for source, chunks in plan.per_file.items()}
+    bar = _progress_bar(sum(len(chunks) for chunks in per_file.values()), progress)
     counter.on_progress = bar.update if bar is not None else None
     try:
         for group in file_groups(per_file, GROUP_CHUNKS):
             sources = list(dict.fromkeys(d.metadata["source"] for d in group))
-            # Markers of the old versions go first, so index()'s counts are chunks only.
             old = [k for k in records.list_keys(group_ids=sources) if is_marker(k)]
-            if old:
+            if old:  # markers of the old versions go first, so index()'s counts are chunks only
                 records.delete_keys(old)
             embedded_at_group_start = counter.embedded
-            # One batch per group: incremental cleanup runs after the whole group is written,
-            # so an unchanged chunk of a file is never deleted before its record is refreshed.
-            # It deletes only ids these records hold: chunks this writer stored.
-            result = index(
-                group,
-                records,
-                vector_store,
-                cleanup="incremental",
-                source_id_key="source",
-                batch_size=max(len(group), 1),
-                key_encoder=lambda d: d.metadata["id"],
-            )
-            # Only now is each file of the group fully in the store: mark it done.
-            records.update([markers[s] for s in sources], group_ids=sources, time_at_least=run_start)
+            result = index(group, records, vector_store, cleanup="incremental", source_id_key="source",
+                           batch_size=max(len(group), 1), key_encoder=lambda d: d.metadata["id"])
+            records.update([plan.markers[s] for s in sources], group_ids=sources, time_at_least=run_start)
             replaced = min(result["num_added"], result["num_deleted"])
             summary.updated += replaced
             summary.added += result["num_added"] - replaced
@@ -204,9 +231,17 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         if bar is not None:
             bar.close()
 
-    # Chunks (and markers) of files that are no longer in the corpus. Unchanged files and files
-    # that failed this time (a typo must not delete knowledge) are still present: they keep theirs.
-    present = {doc.source for doc in scan.documents} | {source for source, _ in scan.failures}
+
+def remove_stale(settings: Settings, plan: Plan, writer: str, vector_store, records, run_start: float,
+                 summary: IngestSummary) -> None:
+    """Delete this writer's chunks of vanished files and its orphans; files that failed keep theirs.
+
+    Unchanged files and files that failed this time (a typo must not delete
+    knowledge) are still present and keep their chunks. Vectors with our mark
+    that the records do not know (a run killed between the store write and the
+    record update, then the file changed or vanished) would be orphans forever.
+    """
+    present = {doc.source for doc in plan.scan.documents} | {source for source, _ in plan.scan.failures}
     stale = [k for k in records.list_keys(before=run_start) if source_of(k) not in present]
     if stale:
         chunk_ids = [k for k in stale if not is_marker(k)]
@@ -214,26 +249,14 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
             vector_store.delete(ids=chunk_ids)
         records.delete_keys(stale)
         summary.deleted += len(chunk_ids)
-
-    # Vectors with our mark that the records do not know (a run killed between the store write
-    # and the record update, then the file changed or vanished) would be orphans forever.
     tracked = records.list_keys()
-    failed = {source for source, _ in failures}
+    failed = {source for source, _ in plan.failures}
     orphans = [i for i in orphan_ids(store_mod.get_collection(settings), writer, tracked) if source_of(i) not in failed]
     if orphans:
         vector_store.delete(ids=orphans)
         summary.deleted += len(orphans)
-
-    kept_sources = {doc.source for doc in kept}
+    kept_sources = {doc.source for doc in plan.kept}
     summary.unchanged += sum(1 for k in tracked if not is_marker(k) and source_of(k) in kept_sources)
-
-    if summary.added or summary.updated or summary.deleted or rebuild:
-        store_mod.mark_state(settings, uuid.uuid4().hex[:12])
-    summary.embedded = counter.embedded
-    summary.embed_seconds = counter.embed_seconds
-    calibrate(settings, embeddings)
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def stamp(chunks: list[Document], writer: str) -> list[Document]:
@@ -327,15 +350,8 @@ def file_groups(per_file: dict[str, list[Document]], min_chunks: int) -> list[li
 
 def orphan_ids(collection, writer: str, tracked: list[str]) -> list[str]:
     """Ids of vectors marked as ``writer``'s that are not among its records' ``tracked`` keys."""
-    mine: list[str] = []
-    page = 10_000
-    while True:
-        got = collection.get(where={WRITER_KEY: writer}, include=[], limit=page, offset=len(mine))["ids"]
-        mine.extend(got)
-        if len(got) < page:
-            break
     known = set(tracked)
-    return sorted(i for i in mine if i not in known)
+    return sorted(i for i, _, _ in store_mod.iter_records(collection, [], where={WRITER_KEY: writer}, page=10_000) if i not in known)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -351,10 +367,8 @@ def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:
     from assistant import answerability
 
     state = store_mod.store_state(settings) or ""
-    signature = embeddings.signature()
-    embedder = f"{signature['embedder_backend']}:{signature['embedder_model']}"
-    recorded = answerability.Calibration.from_json(store_mod.read_calibration(settings))
-    if recorded is not None and recorded.state == state and recorded.embedder == embedder:
+    embedder = answerability.embedder_id(embeddings)
+    if answerability.recorded(store_mod.read_calibration(settings), state, embedder) is not None:
         return
     collection = store_mod.get_collection(settings)
     if collection is None or not collection.count():

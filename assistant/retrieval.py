@@ -11,8 +11,6 @@ are built once after each ingest and never per query.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +131,22 @@ def lexical_weight(terms: Sequence[str], index: BM25Index) -> float:
 
 
 @dataclass
+class _Legs:
+    """The rankings of one search, with their weights and each passage's best score per leg."""
+
+    rankings: list[list[str]] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    dense: dict[str, float] = field(default_factory=dict)  # cosine similarity
+    lexical: dict[str, float] = field(default_factory=dict)  # BM25 score
+
+    def add(self, scores: dict[str, float], weight: float, best: dict[str, float]) -> None:
+        self.rankings.append(sorted(scores, key=lambda i: -scores[i]))
+        self.weights.append(weight)
+        for doc_id, score in scores.items():
+            best[doc_id] = max(best.get(doc_id, float("-inf")), score)
+
+
+@dataclass
 class Snapshot:
     """What retrieval derives from one store state."""
 
@@ -161,53 +175,23 @@ class Retriever:
     def __init__(self, settings: Settings, embeddings: ProgressEmbeddings | None = None) -> None:
         self.settings = settings
         self.embeddings = embeddings or get_embeddings(settings)
-        self.store = store_mod.open_store(settings, self.embeddings)
-        self._snapshot: Snapshot | None = None
-        self._checked: tuple[float, int] = (float("-inf"), -1)  # (monotonic time, local generation)
-        self._lock = threading.Lock()
+        self.view = store_mod.StoreView(settings, self.embeddings, self._build_snapshot)
 
-    # -- derived indexes -------------------------------------------------
+    @property
+    def store(self):  # -> langchain_chroma.Chroma
+        """The LangChain Chroma store of the current client (replaced when another process re-ingests)."""
+        return self.view.chroma
+
     def snapshot(self) -> Snapshot:
-        """Passages, BM25, alias table and calibration for the current store state (rebuilt only when it changes).
-
-        Asking the store for its state costs a round trip (two in server mode),
-        so it is asked at most every ``state_check_seconds``: an ingest in this
-        process is seen at once (it bumps the local generation), one in another
-        process within that interval.
-        """
-        snap = self._snapshot
-        checked_at, checked_generation = self._checked
-        if snap is not None and store_mod.writing_here():
-            return snap  # an ingest of this process is writing: keep serving; it bumps the generation when done
-        if (snap is not None and checked_generation == store_mod.local_generation()
-                and time.monotonic() - checked_at < self.settings.state_check_seconds):
-            return snap
-        generation = store_mod.local_generation()
-        state = store_mod.store_state(self.settings) or ""
-        if snap is None or snap.state != state:
-            with self._lock:
-                if self._snapshot is None or self._snapshot.state != state:
-                    if self._snapshot is not None and generation == checked_generation:
-                        # Changed by another process (e.g. `python ingest.py` beside the app):
-                        # this process's Chroma client cannot see those writes until reopened.
-                        store_mod.reopen_client(self.settings)
-                        self.store = store_mod.open_store(self.settings, self.embeddings)
-                        state = store_mod.store_state(self.settings) or ""
-                    self._snapshot = self._build_snapshot(state)
-                snap = self._snapshot
-        self._checked = (time.monotonic(), generation)
-        return snap
+        """Passages, BM25, alias table and calibration for the current store state (see ``store.StoreView``)."""
+        return self.view.current()
 
     def _build_snapshot(self, state: str) -> Snapshot:
         collection = store_mod.get_collection(self.settings)
         if collection is None:
             raise store_mod.StoreMissingError(f"No store found at {store_mod.location(self.settings)}. Run `python ingest.py`.")
-        docs: list[Document] = []
-        page = 5000
-        for offset in range(0, collection.count(), page):
-            got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            for doc_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                docs.append(Document(page_content=text or "", metadata=dict(meta or {}), id=doc_id))
+        docs = [Document(page_content=text or "", metadata=meta, id=doc_id)
+                for doc_id, text, meta in store_mod.iter_records(collection, ["documents", "metadatas"])]
         docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start_line", 0), d.id or ""))
         tokens = [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs]
         return Snapshot(
@@ -221,16 +205,10 @@ class Retriever:
         )
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
-        """The calibration ingest recorded for this state, else measured now (an older store)."""
-        embedder = self._embedder_name()
-        recorded = answerability.Calibration.from_json(store_mod.read_calibration(self.settings))
-        if recorded is not None and recorded.state == state and recorded.embedder == embedder:
-            return recorded
-        return answerability.measure(collection, self.embeddings, state, embedder)
-
-    def _embedder_name(self) -> str:
-        sig = self.embeddings.signature()
-        return f"{sig['embedder_backend']}:{sig['embedder_model']}"
+        """The calibration ingest recorded for this state, else measured now (a store from an older version)."""
+        embedder = answerability.embedder_id(self.embeddings)
+        recorded = answerability.recorded(store_mod.read_calibration(self.settings), state, embedder)
+        return recorded or answerability.measure(collection, self.embeddings, state, embedder)
 
     # -- search ----------------------------------------------------------
     def relevance(self, query: str, language: str, snap: Snapshot | None = None) -> float:
@@ -269,13 +247,24 @@ class Retriever:
         if not snap.docs or not analysis.terms and not query.strip():
             return result
 
-        pool = max(POOL_FACTOR * k, MIN_POOL)
-        queries = [query, *analysis.parts]
-        rankings: list[list[str]] = []
-        weights: list[float] = []
-        dense: dict[str, float] = {}
-        lexical: dict[str, float] = {}
-        for position, text in enumerate(queries):
+        legs = self._legs(analysis, snap, mode, max(POOL_FACTOR * k, MIN_POOL), result)
+        readable = snap.readable.get(analysis.language, set())
+        ranked = self._fuse(legs.rankings, legs.weights, legs.dense, legs.lexical, mode, parts=len(analysis.parts), readable=readable)
+        result.hits = self._hits(ranked, snap, legs, k)
+        if result.query_vector is None:
+            result.query_vector = np.asarray(self.embeddings.embed_query(query))
+        if any(h.dense is None for h in result.hits):
+            self._fill_dense_scores(result.hits, result.query_vector)
+        if mode != "bm25" and snap.calibration is not None:
+            best_q = max(legs.dense.values(), default=0.0)
+            as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
+            result.relevance = snap.calibration.relevance(analysis.language, best_q, self._best_similarity(as_passage))
+        return result
+
+    def _legs(self, analysis: QueryAnalysis, snap: Snapshot, mode: RetrievalMode, pool: int, result: RetrievalResult) -> _Legs:
+        """Dense and keyword rankings for the query and for each part of it; the query vectors go on ``result``."""
+        legs = _Legs()
+        for position, text in enumerate([analysis.query, *analysis.parts]):
             sub = analysis if position == 0 else analyze(text, text, snap.aliases, snap.bm25)
             vector = None
             if mode in ("hybrid", "dense"):
@@ -284,26 +273,23 @@ class Retriever:
                 vector = np.asarray(self.embeddings.embed_query(dense_text))
                 found = {str(doc.id): 1.0 - float(dist)
                          for doc, dist in self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=pool)}
-                for doc_id, sim in found.items():
-                    dense[doc_id] = max(dense.get(doc_id, -1.0), sim)
-                rankings.append(sorted(found, key=lambda i: -found[i]))
-                weights.append(1.0)
+                legs.add(found, 1.0, legs.dense)
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:
                 result.part_vectors.append(vector)
             if mode in ("hybrid", "bm25"):
-                scores = {snap.bm25.ids[pos]: s for pos, s in snap.bm25.search(list(sub.terms), pool)}
-                for doc_id, s in scores.items():
-                    lexical[doc_id] = max(lexical.get(doc_id, 0.0), s)
-                rankings.append(sorted(scores, key=lambda i: -scores[i]))
-                weights.append(1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25))
+                scores = {snap.bm25.ids[pos]: score for pos, score in snap.bm25.search(list(sub.terms), pool)}
+                legs.add(scores, 1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25), legs.lexical)
+        return legs
 
-        readable = snap.readable.get(analysis.language, set())
-        ranked = self._fuse(rankings, weights, dense, lexical, mode, parts=len(queries) - 1, readable=readable)
+    @staticmethod
+    def _hits(ranked: list[tuple[str, float]], snap: Snapshot, legs: _Legs, k: int) -> list[Hit]:
+        """The top k passages of the fused ranking, each once."""
+        hits: list[Hit] = []
         shown: set[tuple[str, str]] = set()
         for doc_id, score in ranked:
-            if len(result.hits) >= k:
+            if len(hits) >= k:
                 break
             if doc_id not in snap.by_id:
                 continue  # store changed between the two legs; skip the stale id
@@ -312,16 +298,8 @@ class Retriever:
             if key in shown:
                 continue  # the same passage stored twice (two writers, see indexing.stamp): show it once
             shown.add(key)
-            result.hits.append(Hit(doc=doc, score=score, dense=dense.get(doc_id), lexical=lexical.get(doc_id)))
-        if result.query_vector is None:
-            result.query_vector = np.asarray(self.embeddings.embed_query(query))
-        if any(h.dense is None for h in result.hits):
-            self._fill_dense_scores(result.hits, result.query_vector)
-        if mode != "bm25" and snap.calibration is not None:
-            best_q = max([dense.get(i, -1.0) for i in dense] or [0.0])
-            as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
-            result.relevance = snap.calibration.relevance(analysis.language, best_q, self._best_similarity(as_passage))
-        return result
+            hits.append(Hit(doc=doc, score=score, dense=legs.dense.get(doc_id), lexical=legs.lexical.get(doc_id)))
+        return hits
 
     def _fuse(self, rankings: list[list[str]], weights: list[float], dense: dict[str, float], lexical: dict[str, float],
               mode: RetrievalMode, parts: int, readable: set[str] | None = None) -> list[tuple[str, float]]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
+import time
 import uuid
 from contextlib import contextmanager
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
@@ -30,6 +31,9 @@ from assistant.config import Settings
 from assistant.embeddings import ProgressEmbeddings, describe
 
 _SIGNATURE_KEYS = ("embedder_backend", "embedder_model", "embedder_dim")
+
+
+Derived = TypeVar("Derived")
 
 
 class StoreError(RuntimeError):
@@ -178,6 +182,22 @@ def ingest_writer(records) -> str:
     if not holder.list_keys():
         holder.update([uuid.uuid4().hex[:16]])
     return sorted(holder.list_keys())[0]  # two first runs racing on one shared database agree on one
+
+
+def iter_records(collection: chromadb.Collection, include: Sequence[str], where: dict[str, Any] | None = None,
+                 page: int = 5000) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """Every (id, text, metadata) of a collection, page by page: the one paging loop of the project."""
+    offset = 0
+    while True:
+        got = collection.get(where=where, include=list(include), limit=page, offset=offset)
+        ids = got["ids"]
+        documents = got.get("documents") or [None] * len(ids)
+        metadatas = got.get("metadatas") or [None] * len(ids)
+        for doc_id, text, meta in zip(ids, documents, metadatas, strict=True):
+            yield doc_id, text, dict(meta or {})
+        if len(ids) < page:
+            return
+        offset += page
 
 
 def get_collection(settings: Settings) -> chromadb.Collection | None:
@@ -376,3 +396,51 @@ def read_calibration(settings: Settings) -> str | None:
 def write_calibration(settings: Settings, raw: str) -> None:
     """Record the calibration beside the embedder signature, so every app instance reads the same one."""
     _set_metadata(settings, CALIBRATION_KEY, raw)
+
+
+class StoreView(Generic[Derived]):
+    """The store as one reading process sees it: its Chroma client, its state, and what it derives from it.
+
+    ``derive(state)`` builds what readers need from the passages (the keyword
+    index, the alias table, the calibration; see ``retrieval.Snapshot``) and
+    runs only when the state changes. Asking the store for its state costs a
+    round trip (two in server mode), so it is asked at most every
+    ``state_check_seconds``: an ingest in this process is seen at once (it
+    bumps the local generation), one in another process within that interval.
+    The reopen policy lives here too: an embedded Chroma client does not see
+    another process's writes, so a change this process did not make reopens
+    it; a change this process is making (an in-app re-ingest) never does.
+    """
+
+    def __init__(self, settings: Settings, embeddings: ProgressEmbeddings, derive: Callable[[str], Derived]) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.chroma = open_store(settings, embeddings)
+        self._derive = derive
+        self._current: Derived | None = None
+        self._state: str | None = None
+        self._checked: tuple[float, int] = (float("-inf"), -1)  # (monotonic time, local generation)
+        self._lock = threading.Lock()
+
+    def current(self) -> Derived:
+        """What is derived from the current store state, rebuilt only when the state changed."""
+        current = self._current
+        checked_at, checked_generation = self._checked
+        if current is not None and writing_here():
+            return current  # an ingest of this process is writing: keep serving; it bumps the generation when done
+        if (current is not None and checked_generation == local_generation()
+                and time.monotonic() - checked_at < self.settings.state_check_seconds):
+            return current
+        generation = local_generation()
+        state = store_state(self.settings) or ""
+        if current is None or self._state != state:
+            with self._lock:
+                if self._current is None or self._state != state:
+                    if self._current is not None and generation == checked_generation:
+                        reopen_client(self.settings)  # another process wrote: this client cannot see it
+                        self.chroma = open_store(self.settings, self.embeddings)
+                        state = store_state(self.settings) or ""
+                    self._current, self._state = self._derive(state), state
+                current = self._current
+        self._checked = (time.monotonic(), generation)
+        return current

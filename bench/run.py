@@ -200,7 +200,7 @@ def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
     return seconds, rss
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=SIZES, default="1k")
     parser.add_argument("--seed", type=int, default=7)
@@ -210,97 +210,67 @@ def main() -> int:
     parser.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     parser.add_argument("--child-ingest", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    args = parser.parse_args()
-    if args.child_ingest:
-        return child_ingest()
+    return parser.parse_args()
 
+
+def chunk_texts(corpus: Path, settings, embeddings) -> list:
     from assistant.chunking import chunk_document
-    from assistant.config import Settings
     from assistant.corpus import scan_corpus
-    from assistant.embeddings import get_embeddings
+
+    return [c for d in scan_corpus(corpus).documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
+
+
+def measure_embedder(texts: list[str], embeddings, vectors: str) -> dict:
+    """The bare model on the same texts (a 1,000-text sample with composed vectors)."""
+    sample = texts if vectors == "e5" else texts[:1000]
+    started = time.perf_counter()
+    embeddings.embed_documents(sample)
+    bare = time.perf_counter() - started
+    sample_tokens = sum(embeddings.count_tokens(t) for t in sample)
+    return {"chunks": len(sample), "seconds": round(bare, 2), "chunks_per_s": round(len(sample) / bare, 2),
+            "tokens_per_s": round(sample_tokens / bare, 1)}
+
+
+def measure_reingest(corpus: Path, env: dict, vectors: str, files: int, before: set[str], settings, embeddings, seed: int) -> tuple[dict, dict]:
+    """Change 1% of the files, then remove another 1%: what each re-ingest embeds and deletes."""
+    rng = random.Random(seed + 2)
+    changed_files = rng.sample(sorted(corpus.glob("*.md")), max(1, files // 100))
+    for path in changed_files:
+        path.write_text(path.read_text(encoding="utf-8") + "\nتحديث: سطر جديد للاختبار. An added line.\n", encoding="utf-8")
+    expected = len({c.metadata["id"] for c in chunk_texts(corpus, settings, embeddings)} - before)
+    incremental, incremental_seconds, _ = run_ingest_subprocess(env, vectors)
+    removed_files = rng.sample(sorted(set(corpus.glob("*.md")) - set(changed_files)), max(1, files // 100))
+    for path in removed_files:  # the delete path: their chunks must go, nothing else
+        path.unlink()
+    removal, removal_seconds, _ = run_ingest_subprocess(env, vectors)
+    return (
+        {"files_changed": len(changed_files), "seconds": round(incremental_seconds, 2), "embedded": incremental["embedded"],
+         "expected_changed_chunks": expected, "deleted_or_replaced": incremental["updated"] + incremental["deleted"]},
+        {"files_removed": len(removed_files), "seconds": round(removal_seconds, 2), "deleted": removal["deleted"],
+         "expected_deleted": len(removed_files) * CHUNKS_PER_FILE, "embedded": removal["embedded"]},
+    )
+
+
+def measure_latency(settings, count: int, seed: int) -> dict:
+    """p50 / p95 of a search (dense, hybrid) on the built store, keyword index already built."""
     from assistant.retrieval import Retriever
 
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    try:
-        corpus, store = work / "corpus", work / "store"
-        corpus.mkdir()
-        files = make_corpus(corpus, SIZES[args.size], args.seed)
-        env = {**os.environ, "CORPUS_DIR": str(corpus), "STORE_DIR": str(store), "LLM_BACKEND": "extractive"}
-        settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=store)
-        embeddings = get_embeddings(settings)
+    retriever = Retriever(settings)
+    qs = queries(count, seed)
+    retriever.search(qs[0])  # warm: BM25 built once for this store state
+    latency = {}
+    for mode in ("dense", "hybrid"):
+        times = []
+        for q in qs:
+            t = time.perf_counter()
+            retriever.search(q, mode=mode)
+            times.append((time.perf_counter() - t) * 1000)
+        latency[mode] = {"p50_ms": round(percentile(times, 0.5), 1), "p95_ms": round(percentile(times, 0.95), 1)}
+    return latency
 
-        scan = scan_corpus(corpus)
-        chunks = [c for d in scan.documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
-        texts = [c.page_content for c in chunks]
-        tokens = sum(embeddings.count_tokens(t) for t in texts)
-        sample = texts if args.vectors == "e5" else texts[:1000]
-        started = time.perf_counter()
-        embeddings.embed_documents(sample)
-        bare = time.perf_counter() - started
-        sample_tokens = tokens if len(sample) == len(texts) else sum(embeddings.count_tokens(t) for t in sample)
 
-        summary, ingest_seconds, ingest_rss = run_ingest_subprocess(env, args.vectors)
-        before = {c.metadata["id"] for c in chunks}
-
-        rng = random.Random(args.seed + 2)
-        changed_files = rng.sample(sorted(corpus.glob("*.md")), max(1, files // 100))
-        for path in changed_files:
-            path.write_text(path.read_text(encoding="utf-8") + "\nتحديث: سطر جديد للاختبار. An added line.\n", encoding="utf-8")
-        after_chunks = [c for d in scan_corpus(corpus).documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
-        expected = len({c.metadata["id"] for c in after_chunks} - before)
-        incremental, incremental_seconds, _ = run_ingest_subprocess(env, args.vectors)
-
-        # the delete path: 1% of the files vanish; their chunks must go, nothing else
-        removed_files = rng.sample(sorted(set(corpus.glob("*.md")) - set(changed_files)), max(1, files // 100))
-        for path in removed_files:
-            path.unlink()
-        removal, removal_seconds, _ = run_ingest_subprocess(env, args.vectors)
-
-        shift = line_shift(work, args.seed)  # its own store: one line inserted atop a 100-passage file
-
-        retriever = Retriever(settings)
-        qs = queries(args.queries, args.seed)
-        retriever.search(qs[0])  # warm: BM25 built once for this store state
-        latency = {}
-        for mode in ("dense", "hybrid"):
-            times = []
-            for q in qs:
-                t = time.perf_counter()
-                retriever.search(q, mode=mode)
-                times.append((time.perf_counter() - t) * 1000)
-            latency[mode] = {"p50_ms": round(percentile(times, 0.5), 1), "p95_ms": round(percentile(times, 0.95), 1)}
-
-        app = {"cold_start_to_first_answer_s": None, "peak_rss_mb": None}
-        if not args.skip_app:
-            seconds, rss = app_cold_start(env)
-            app = {"cold_start_to_first_answer_s": round(seconds, 2), "peak_rss_mb": round(rss / 1024, 1)}
-
-        results = {
-            "size": args.size, "seed": args.seed, "vectors": args.vectors, "files": files, "chunks": len(chunks), "tokens": tokens,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "embedder": {"chunks": len(sample), "seconds": round(bare, 2), "chunks_per_s": round(len(sample) / bare, 2),
-                         "tokens_per_s": round(sample_tokens / bare, 1)},
-            "ingest": {"seconds": round(ingest_seconds, 2), "chunks_per_s": round(len(chunks) / ingest_seconds, 2),
-                       "added": summary["added"], "embed_seconds": summary["embed_seconds"],
-                       # everything ingest does besides the model: scan, chunk, record manager, Chroma writes
-                       "overhead_ms_per_chunk": round(1000 * (summary["seconds"] - summary["embed_seconds"]) / len(chunks), 2),
-                       "peak_rss_mb": round(ingest_rss / 1024, 1)},
-            # real vectors only: the same texts through the bare embedder vs through ingest
-            "ingest_vs_embedder": round(bare / ingest_seconds, 3) if args.vectors == "e5" else None,
-            "incremental": {"files_changed": len(changed_files), "seconds": round(incremental_seconds, 2),
-                            "embedded": incremental["embedded"], "expected_changed_chunks": expected,
-                            "deleted_or_replaced": incremental["updated"] + incremental["deleted"]},
-            "removal": {"files_removed": len(removed_files), "seconds": round(removal_seconds, 2),
-                        "deleted": removal["deleted"], "expected_deleted": len(removed_files) * CHUNKS_PER_FILE,
-                        "embedded": removal["embedded"]},
-            "line_shift": shift,
-            "retrieval": latency,
-            "app": app,
-        }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-    Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+def print_table(results: dict) -> None:
+    shift, latency, app = results["line_shift"], results["retrieval"], results["app"]
     print(f"size {results['size']} ({results['vectors']} vectors): {results['chunks']} chunks in {results['files']} files, "
           f"{results['tokens']} tokens")
     print(f"{'measure':<34}{'value':>14}")
@@ -325,6 +295,56 @@ def main() -> int:
     ]
     for name, value in rows:
         print(f"{name:<34}{value!s:>14}")
+
+
+def main() -> int:
+    """corpus -> bare embedder -> ingest -> re-ingest paths -> line shift -> latency -> app start; JSON and a table."""
+    args = parse_args()
+    if args.child_ingest:
+        return child_ingest()
+
+    from assistant.config import Settings
+    from assistant.embeddings import get_embeddings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        corpus, store = work / "corpus", work / "store"
+        corpus.mkdir()
+        files = make_corpus(corpus, SIZES[args.size], args.seed)
+        env = {**os.environ, "CORPUS_DIR": str(corpus), "STORE_DIR": str(store), "LLM_BACKEND": "extractive"}
+        settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=store)
+        embeddings = get_embeddings(settings)
+        chunks = chunk_texts(corpus, settings, embeddings)
+        texts = [c.page_content for c in chunks]
+        embedder = measure_embedder(texts, embeddings, args.vectors)
+        summary, ingest_seconds, ingest_rss = run_ingest_subprocess(env, args.vectors)
+        incremental, removal = measure_reingest(corpus, env, args.vectors, files, {c.metadata["id"] for c in chunks},
+                                                settings, embeddings, args.seed)
+        shift = line_shift(work, args.seed)  # its own store: one line inserted atop a 100-passage file
+        latency = measure_latency(settings, args.queries, args.seed)
+        app = {"cold_start_to_first_answer_s": None, "peak_rss_mb": None}
+        if not args.skip_app:
+            seconds, rss = app_cold_start(env)
+            app = {"cold_start_to_first_answer_s": round(seconds, 2), "peak_rss_mb": round(rss / 1024, 1)}
+        results = {
+            "size": args.size, "seed": args.seed, "vectors": args.vectors, "files": files, "chunks": len(chunks),
+            "tokens": sum(embeddings.count_tokens(t) for t in texts),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "embedder": embedder,
+            "ingest": {"seconds": round(ingest_seconds, 2), "chunks_per_s": round(len(chunks) / ingest_seconds, 2),
+                       "added": summary["added"], "embed_seconds": summary["embed_seconds"],
+                       # everything ingest does besides the model: scan, chunk, record manager, Chroma writes
+                       "overhead_ms_per_chunk": round(1000 * (summary["seconds"] - summary["embed_seconds"]) / len(chunks), 2),
+                       "peak_rss_mb": round(ingest_rss / 1024, 1)},
+            # real vectors only: the same texts through the bare embedder vs through ingest
+            "ingest_vs_embedder": round(embedder["seconds"] / ingest_seconds, 3) if args.vectors == "e5" else None,
+            "incremental": incremental, "removal": removal, "line_shift": shift, "retrieval": latency, "app": app,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print_table(results)
     return 0
 
 

@@ -199,8 +199,6 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
     except Exception:  # noqa: BLE001 - an unreadable store shows its error in the chat, not at start-up
         titles = []
     title, about = page_texts(profile, titles)
-    examples_ar = [q for q in profile.examples if detect_language(q) == "ar"]
-    examples_en = [q for q in profile.examples if detect_language(q) == "en"]
     with gr.Blocks(title=f"{title['ar']} · {title['en']}", analytics_enabled=False) as demo:
         gr.HTML(render_header(assistant.label, title, about))
         turns = gr.State([])
@@ -216,16 +214,7 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
                              elem_id="question", max_lines=6, autofocus=True)
             send = gr.Button("اسأل · Ask", variant="primary", scale=1, min_width=110, elem_id="ask")
             clear = gr.Button("مسح · Clear", scale=1, min_width=110, elem_id="clear")
-        ar_buttons: list[tuple[gr.Button, str]] = []
-        en_buttons: list[tuple[gr.Button, str]] = []
-        if profile.examples:
-            gr.Markdown("أمثلة · Examples", elem_classes=["examples-label"])
-        if examples_ar:
-            with gr.Row(elem_classes=["examples", "ar"]):
-                ar_buttons = [(gr.Button(q, size="sm"), q) for q in examples_ar]
-        if examples_en:
-            with gr.Row(elem_classes=["examples", "en"]):
-                en_buttons = [(gr.Button(q, size="sm"), q) for q in examples_en]
+        buttons = _example_buttons(profile.examples)
         with gr.Accordion("الإعدادات · Settings", open=False):
             top_k = gr.Slider(1, MAX_TOP_K, value=min(settings.top_k, MAX_TOP_K), step=1, label="عدد المقاطع · Passages retrieved (top-k)")
             show_sources = gr.Checkbox(value=True, label="عرض المصادر · Show sources")
@@ -245,24 +234,42 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
                 yield from chat_turn(assistant, question, display, state, k, sources)
             return run
 
-        for button, question in ar_buttons + en_buttons:  # an example runs on click, like a typed question
+        for button, question in buttons:  # an example runs on click, like a typed question
             button.click(example(question), [chatbot, turns, top_k, show_sources], outputs, api_name=False)
         box.submit(respond, [box, chatbot, turns, top_k, show_sources], outputs, api_name=False)
         send.click(respond, [box, chatbot, turns, top_k, show_sources], outputs, api_name=False)
         clear.click(lambda: ([], [], ""), None, outputs, api_name=False)
         chatbot.clear(list, None, turns, api_name=False)
-
-        def api_ask(question: str, history: list | str | None = None, top_k: int = 5) -> dict:
-            """Answer a question with its citations (JSON); history: list or JSON string of {role, content}."""
-            return api_response(assistant, question, history, top_k)
-
-        def api_chat(question: str, history: list | str | None = None, top_k: int = 5) -> Iterator[dict]:
-            """Stream an answer: partial {answer, done: false} updates, then the full JSON result with done: true."""
-            yield from api_stream(assistant, question, history, top_k)
-
-        gr.api(api_ask, api_name="ask")
-        gr.api(api_chat, api_name="chat")
+        _register_api(assistant)
     return demo
+
+
+def _example_buttons(examples: tuple[str, ...]) -> list[tuple[gr.Button, str]]:
+    """The corpus's example questions as buttons: an Arabic row and an English row."""
+    buttons: list[tuple[gr.Button, str]] = []
+    if examples:
+        gr.Markdown("أمثلة · Examples", elem_classes=["examples-label"])
+    for language in ("ar", "en"):
+        questions = [q for q in examples if detect_language(q) == language]
+        if questions:
+            with gr.Row(elem_classes=["examples", language]):
+                buttons += [(gr.Button(q, size="sm"), q) for q in questions]
+    return buttons
+
+
+def _register_api(assistant: Assistant) -> None:
+    """/ask (one JSON answer) and /chat (streamed), inside the Blocks being built."""
+
+    def api_ask(question: str, history: list | str | None = None, top_k: int = 5) -> dict:
+        """Answer a question with its citations (JSON); history: list or JSON string of {role, content}."""
+        return api_response(assistant, question, history, top_k)
+
+    def api_chat(question: str, history: list | str | None = None, top_k: int = 5) -> Iterator[dict]:
+        """Stream an answer: partial {answer, done: false} updates, then the full JSON result with done: true."""
+        yield from api_stream(assistant, question, history, top_k)
+
+    gr.api(api_ask, api_name="ask")
+    gr.api(api_chat, api_name="chat")
 
 
 def exposure_warning(settings: Settings) -> str | None:
