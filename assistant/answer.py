@@ -24,7 +24,7 @@ from assistant import answerability, messages
 from assistant.answerability import Decision, Status
 from assistant.config import Settings
 from assistant.conversation import Turn
-from assistant.evidence import Evidence, Part, VectorCache, find_evidence
+from assistant.evidence import Evidence, Part, VectorCache, find_evidence, word_strengths
 from assistant.extractive import extractive_answer
 from assistant.grounding import MARKER, Citation, find_unsupported, parse_citations
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
@@ -90,7 +90,6 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever or Retriever(settings)
         self.backend = settings.answer_backend
-        self._vectors: VectorCache | None = None
         self._llm = llm
         self._llm_error: LLMError | None = None
         self._llm_lock = threading.Lock()  # an in-process llama.cpp context is not re-entrant
@@ -98,9 +97,7 @@ class Assistant:
     @property
     def vectors(self) -> VectorCache:
         """Embeddings of words and sentences, shared by every request of this process."""
-        if self._vectors is None:
-            self._vectors = VectorCache(self.retriever.embeddings)
-        return self._vectors
+        return self.retriever.vectors
 
     @property
     def label(self) -> str:
@@ -180,6 +177,23 @@ def gather_evidence(assistant: Assistant, result: RetrievalResult) -> Evidence:
                          max_units=settings.quote_sentences + len(parts) - 1, headings=[h.heading for h in hits])
 
 
+def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> list[str]:
+    """Names of the question that the passages found write: alias-table names, or proper names matched strongly.
+
+    A proper name is judged like any asked-about word (``evidence.word_strengths``:
+    the same stem, or a passage word standing out for it, across scripts too),
+    against the stricter ``name_anchor_z``: "Nasser" finds ناصر, "Canada" in a
+    corpus about GPUs finds nothing that stands out that far.
+    """
+    analysis = result.analysis
+    found = list(analysis.names)
+    if analysis.proper and evidence.candidates:
+        settings = assistant.settings
+        strengths = word_strengths(analysis.proper, evidence.candidates, assistant.vectors, settings.cross_script_offset)
+        found += [name for name, row in zip(analysis.proper, strengths, strict=True) if row.max() >= settings.name_anchor_z]
+    return found
+
+
 def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> Decision:
     """answered | unsure | refused for this question, from its relevance and its evidence."""
     analysis = result.analysis
@@ -189,6 +203,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
         wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=assistant.settings,
         unknown_names=list(analysis.unknown_names) if writes_latin else [],
+        anchors=anchors(assistant, result, evidence) if result.relevance is not None and result.relevance < assistant.settings.refuse_below else [],
     )
 
 

@@ -124,18 +124,25 @@ class Decision:
 
 
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
-           gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None) -> Decision:
+           gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
+           anchors: list[str] | None = None) -> Decision:
     """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
 
     ``relevance`` is in probe standard deviations (see the module docstring),
     ``coverage`` the share of the asked-about words the quoted passages
     mention, ``wants`` "number" or "date" when the question asks for one and
     ``gives_wanted`` whether the quoted sentences contain one;
-    ``unknown_names`` are names the question uses that the corpus never writes.
+    ``unknown_names`` are names the question uses that the corpus never writes;
+    ``anchors`` the names it uses that the passages found do write (in either
+    script). A question about something the corpus names is not off-topic,
+    however weakly its wording matches: an English question over Arabic
+    passages often scores low, and at most gets the "unsure" notice.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3)}
     if not has_hits:
         return Decision("refused", "no passage matched", signals)
+    if relevance is not None and relevance < settings.refuse_below and anchors:
+        return Decision("unsure", f"weak match: relevance {relevance:.2f}, but the passages name " + ", ".join(anchors), signals)
     if relevance is not None and relevance < settings.refuse_below:
         return Decision("refused", f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}", signals)
     if unknown_names:

@@ -35,6 +35,7 @@ NAME_WEIGHT = 0.75  # the sentence (or its passage) names what the question name
 RANK_WEIGHT = 0.5  # 1 / (passage rank): the retriever's opinion still counts
 LANGUAGE_WEIGHT = 0.2  # a sentence in the question's language wins a tie (bilingual passages)
 QUANTITY_WEIGHT = 1.0  # the question asks "when" / "how many" and the sentence gives a date or a number
+RERANK_RANK_WEIGHT = 1.0  # passages re-ordered by best sentence: 1 / (1 + retriever rank) joins that score (ARCD and qa dev)
 KEEP_WITHIN = 3.0  # further sentences (covering an asked-about word not yet covered) are quoted within this of the best
 _NUMBER = re.compile(r"\d")
 # Closed-class words that state a quantity or a time when written out (a "how many" or "when"
@@ -226,6 +227,57 @@ def _semantic(vector: np.ndarray, unit_vectors: np.ndarray) -> np.ndarray:
     return (sims - sims.mean()) / spread if spread > 1e-6 else np.zeros_like(sims)
 
 
+@dataclass
+class _Scored:
+    """One part of a question scored against every candidate unit."""
+
+    scores: np.ndarray  # per unit, without the passage-rank term
+    strengths: np.ndarray  # [focus word, unit], see ``word_strengths``
+    matches: np.ndarray  # strengths >= min_z
+
+
+def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, heading_stems: Sequence[frozenset[str]],
+                 language: Language, cache: VectorCache, min_z: float, cross_offset: float) -> _Scored:
+    """How well each unit answers the part: similarity z + covered words + names + language + quantity."""
+    strengths = word_strengths(part.focus, units, cache, cross_offset)
+    matches = strengths >= min_z
+    share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
+    names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0
+                      for u in units])
+    quantities = np.array([u.gives_quantity for u in units], dtype=float)
+    scores = (_semantic(part.vector, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
+              + LANGUAGE_WEIGHT * np.array([u.language == language for u in units], dtype=float)
+              + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
+    return _Scored(scores, strengths, matches)
+
+
+def _heading_stems(headings: Sequence[str], passages: int) -> list[frozenset[str]]:
+    return [frozenset(stem(w) for w in words(h)) for h in headings][:passages] + [frozenset()] * max(0, passages - len(headings))
+
+
+def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: VectorCache, *, min_z: float,
+                  cross_offset: float = 0.0, headings: Sequence[str] = ()) -> list[int]:
+    """Passage indices, best first, by their best sentence plus the retriever's rank.
+
+    A passage embedding averages everything the passage says; the question is
+    usually answered by one sentence of it. Scoring sentences the way the
+    quotes are chosen (similarity, covered words, names) finds that sentence
+    even across languages, where the keyword leg cannot help: on the ARCD dev
+    split it lifts recall@1 of English questions over Arabic articles by
+    about six points. ``RERANK_RANK_WEIGHT`` keeps the retriever's opinion.
+    """
+    units = candidate_units(texts)
+    if not units:
+        return list(range(len(texts)))
+    scored = _score_units(part, units, cache.passages([u.text for u in units]), _heading_stems(headings, len(texts)),
+                          language, cache, min_z, cross_offset)
+    best = np.full(len(texts), -np.inf)
+    for unit, score in zip(units, scored.scores, strict=True):
+        best[unit.rank] = max(best[unit.rank], float(score))
+    total = best + RERANK_RANK_WEIGHT / (1 + np.arange(len(texts)))
+    return [int(i) for i in np.argsort(-total, kind="stable")]
+
+
 def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Language, cache: VectorCache, *,
                   min_z: float, cross_offset: float = 0.0, max_units: int = 3, headings: Sequence[str] = ()) -> Evidence:
     """Choose what to quote from the passages ``texts`` (best first), part by part.
@@ -243,23 +295,17 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         evidence.uncovered = list(dict.fromkeys(w for p in parts for w in p.focus))
         return evidence
     unit_vectors = cache.passages([u.text for u in units])
-    quantities = np.array([u.gives_quantity for u in units], dtype=float)
-    heading_stems = [frozenset(stem(w) for w in words(h)) for h in headings] + [frozenset()] * (len(texts) - len(headings))
+    heading_stems = _heading_stems(headings, len(texts))
+    ranks = RANK_WEIGHT / (1 + np.array([u.rank for u in units]))
     chosen: list[int] = []
     covered_all: dict[str, bool] = {}
     for part in parts:
-        strengths = word_strengths(part.focus, units, cache, cross_offset)
-        matches = strengths >= min_z
-        for word, row in zip(part.focus, strengths, strict=True):
+        scored = _score_units(part, units, unit_vectors, heading_stems, language, cache, min_z, cross_offset)
+        matches = scored.matches
+        for word, row in zip(part.focus, scored.strengths, strict=True):
             covered_all[word] = covered_all.get(word, False) or bool((row >= min_z).any())
             evidence.strengths[word] = max(evidence.strengths.get(word, -EXACT), float(row.max()) if row.size else -EXACT)
-        share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
-        names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0
-                          for u in units])
-        scores = (_semantic(part.vector, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
-                  + RANK_WEIGHT / (1 + np.array([u.rank for u in units]))
-                  + LANGUAGE_WEIGHT * np.array([u.language == language for u in units], dtype=float)
-                  + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
+        scores = scored.scores + ranks
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = order[0]
         picked = [best]

@@ -67,6 +67,7 @@ class QueryAnalysis:
     comparison: bool = False
     highlight: frozenset[str] = field(default_factory=frozenset)  # stems to mark in shown passages
     unknown_names: tuple[str, ...] = ()  # Latin-script names the corpus never writes (see ``unknown_latin_names``)
+    proper: tuple[str, ...] = ()  # Latin-script proper names of the query (see ``proper_names``), alias table or not
 
     def to_json(self) -> dict:
         return {"query": self.query, "language": self.language, "names": list(self.names), "focus": list(self.focus),
@@ -200,4 +201,5 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
         comparison=comparison,
         highlight=frozenset([*(stem(w) for w in focus), *name_stems]),
         unknown_names=tuple(unknown_latin_names(query, detect_language(question), aliases, index)),
+        proper=tuple(sorted(proper_names(query))),
     )

