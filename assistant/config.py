@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         6.0, description="A question name matched this strongly in the passages found (another script included) is on topic."
     )
     rerank_passages: int = Field(
-        8, ge=0, le=30, description="Top fused passages re-ordered by their best sentence (hybrid mode; 0 or 1: off)."
+        5, ge=0, le=30, description="Top fused passages re-ordered by their best sentence (hybrid mode; 0 or 1: off)."
     )
     evidence_passages: int = Field(3, ge=1, le=10, description="Top passages whose sentences can be quoted.")
     quote_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted for one part of a question.")

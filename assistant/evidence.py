@@ -263,8 +263,8 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
     usually answered by one sentence of it. Scoring sentences the way the
     quotes are chosen (similarity, covered words, names) finds that sentence
     even across languages, where the keyword leg cannot help: on the ARCD dev
-    split it lifts recall@1 of English questions over Arabic articles by
-    about six points. ``RERANK_RANK_WEIGHT`` keeps the retriever's opinion.
+    split it lifts recall@1 of English questions over Arabic articles from
+    0.58 to 0.62. ``RERANK_RANK_WEIGHT`` keeps the retriever's opinion.
     """
     units = candidate_units(texts)
     if not units:
