@@ -12,6 +12,7 @@ import sys
 
 from assistant.answer import build_assistant
 from assistant.config import load_settings
+from assistant.embeddings import EmbeddingError
 from assistant.indexing import IngestError, ensure_store
 from assistant.llm import backend_label
 from assistant.store import StoreError
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ensure_store(settings)
         assistant = build_assistant(settings)
-    except (IngestError, StoreError, FileNotFoundError) as exc:
+    except (IngestError, StoreError, EmbeddingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     warning = exposure_warning(settings)

@@ -164,7 +164,7 @@ def measure(collection: Any, embeddings: Any, state: str, embedder: str) -> Cali
     """
     best: dict[str, dict[str, list[float]]] = {}
     for language, questions in probe_questions().items():
-        sides = {"query": [embeddings.embed_query(q) for q in questions], "passage": embeddings.embed_documents(list(questions))}
+        sides = {"query": embeddings.embed_queries(list(questions)), "passage": embeddings.embed_documents(list(questions))}
         best[language] = {}
         for side, vectors in sides.items():
             found = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])

