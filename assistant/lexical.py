@@ -10,6 +10,7 @@ of each name it mentions, tolerating one-letter typos ("Akahs", "رندر").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -92,40 +93,106 @@ class AliasTable:
         return [t for group in self.mentions(text) for t in group.terms]
 
 
+@dataclass
+class BM25Arrays:
+    """A built BM25 index as flat arrays: what ``keyword_cache`` writes to disk and reads back.
+
+    Postings are stored term by term (compressed sparse rows): the passages of
+    ``terms[i]`` are ``positions[offsets[i]:offsets[i + 1]]`` with their term
+    frequencies in ``tfs``. ``norm`` is each passage's length normalization
+    and ``params`` holds k1, b and delta, so a loaded index scores exactly as
+    the one that was built.
+    """
+
+    terms: np.ndarray  # uint8: the indexed terms as a UTF-8 JSON list (a fixed-width unicode array would pad
+    # every term to the longest one, hundreds of MB for a vocabulary with one long URL in it)
+    offsets: np.ndarray  # int64, len(terms) + 1
+    positions: np.ndarray  # int32 passage positions
+    tfs: np.ndarray  # int32 term frequencies
+    idf: np.ndarray  # float64, one per term
+    norm: np.ndarray  # float64, one per passage
+    params: np.ndarray  # float64 [k1, b, delta]
+
+
 class BM25Index:
-    """rank_bm25 over normalized tokens of each passage (and its document's aliases).
+    """BM25+ (rank_bm25's formula) over normalized tokens of each passage (and its document's aliases).
 
     BM25+ rather than Okapi: Okapi's idf is zero or negative for a term found in
     half the passages or more, which on a small corpus silences exactly the
     names people ask about. BM25+ adds a constant to every passage, so only
     passages sharing at least one query term are returned.
+
+    rank_bm25 computes the statistics once; scoring uses postings, and the
+    index can be turned into flat arrays and back (``to_arrays``/``from_arrays``)
+    so a start on an unchanged store loads it instead of tokenizing every passage.
     """
 
     def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
-        self.ids = list(ids)
         # An empty token list would break BM25's averages; give it a placeholder.
         corpus = [toks or ["\u2205"] for toks in token_lists]
-        self._bm25 = BM25Plus(corpus) if corpus else None
+        bm25 = BM25Plus(corpus) if corpus else None
         # Postings (passage positions and term frequencies per term) let a query touch only the
         # passages that contain its terms, instead of rank_bm25's loop over every passage per term.
         positions: dict[str, list[int]] = {}
         freqs: dict[str, list[int]] = {}
-        if self._bm25 is not None:
-            for position, counts in enumerate(self._bm25.doc_freqs):
-                for term, tf in counts.items():
-                    positions.setdefault(term, []).append(position)
-                    freqs.setdefault(term, []).append(tf)
-        self.postings = {t: (np.asarray(p, dtype=np.int32), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
+        if bm25 is None:
+            self._setup(ids, {}, {}, np.zeros(0), 1.5, 0.75, 1.0)
+            return
+        for position, counts in enumerate(bm25.doc_freqs):
+            for term, tf in counts.items():
+                positions.setdefault(term, []).append(position)
+                freqs.setdefault(term, []).append(tf)
+        postings = {t: (np.asarray(p, dtype=np.int32), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
+        norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len, dtype=np.float64) / bm25.avgdl)
+        # rank_bm25 itself is not kept: its per-passage dicts hold the same counts as the postings
+        # and would double the memory of a large store (hundreds of MB at 100k passages).
+        self._setup(ids, postings, dict(bm25.idf), norm, bm25.k1, bm25.b, bm25.delta)
+
+    def _setup(self, ids: Sequence[str], postings: dict[str, tuple[np.ndarray, np.ndarray]], idf: dict[str, float],
+               norm: np.ndarray, k1: float, b: float, delta: float) -> None:
+        self.ids = list(ids)
+        self.postings = postings
         self.vocabulary = self.postings.keys()
+        self._idf = idf
+        self._norm = norm
+        self.k1, self.b, self.delta = float(k1), float(b), float(delta)
         self._sorted_vocabulary: list[str] | None = None
         self._corrections: dict[str, str | None] = {}  # lives as long as this index (one store state)
-        self._norm = None
-        if self._bm25 is not None:
-            b, k1 = self._bm25.b, self._bm25.k1
-            self._norm = k1 * (1 - b + b * np.asarray(self._bm25.doc_len, dtype=np.float64) / self._bm25.avgdl)
-            # The postings hold the same counts: rank_bm25's per-passage dicts would double the
-            # memory of a large store (hundreds of MB at 100k passages). Its idf table is kept.
-            self._bm25.doc_freqs = []
+
+    def to_arrays(self) -> BM25Arrays:
+        """The index as flat arrays (see ``BM25Arrays``), for saving."""
+        terms_ = list(self.postings)
+        lengths = [len(self.postings[t][0]) for t in terms_]
+        empty_i, empty_f = np.zeros(0, dtype=np.int32), np.zeros(0)
+        return BM25Arrays(
+            terms=np.frombuffer(json.dumps(terms_, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            offsets=np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
+            positions=np.concatenate([self.postings[t][0] for t in terms_] or [empty_i]).astype(np.int32),
+            tfs=np.concatenate([self.postings[t][1] for t in terms_] or [empty_f]).astype(np.int32),
+            idf=np.asarray([self._idf[t] for t in terms_], dtype=np.float64),
+            norm=np.asarray(self._norm, dtype=np.float64),
+            params=np.asarray([self.k1, self.b, self.delta], dtype=np.float64),
+        )
+
+    @classmethod
+    def from_arrays(cls, ids: Sequence[str], arrays: BM25Arrays) -> BM25Index:
+        """The index ``to_arrays`` saved, for these passage ids; ValueError if the arrays do not fit together."""
+        terms_ = json.loads(np.asarray(arrays.terms, dtype=np.uint8).tobytes().decode("utf-8"))
+        if not isinstance(terms_, list) or not all(isinstance(t, str) for t in terms_):
+            raise ValueError("BM25 terms are not a list of strings")
+        offsets, positions = np.asarray(arrays.offsets, dtype=np.int64), np.asarray(arrays.positions, dtype=np.int32)
+        tfs = np.asarray(arrays.tfs).astype(np.float64)
+        if (len(offsets) != len(terms_) + 1 or len(arrays.idf) != len(terms_) or len(arrays.norm) != len(ids)
+                or len(tfs) != len(positions) or len(arrays.params) != 3 or (len(offsets) and offsets[0] != 0)
+                or offsets[-1] != len(positions) or np.any(np.diff(offsets) < 0)
+                or (len(positions) and (positions.min() < 0 or positions.max() >= len(ids)))):
+            raise ValueError("BM25 arrays do not fit together")
+        postings = {t: (positions[offsets[i]:offsets[i + 1]], tfs[offsets[i]:offsets[i + 1]]) for i, t in enumerate(terms_)}
+        idf = dict(zip(terms_, arrays.idf.astype(np.float64).tolist(), strict=True))
+        index = cls.__new__(cls)
+        k1, b, delta = arrays.params.tolist()
+        index._setup(ids, postings, idf, np.asarray(arrays.norm, dtype=np.float64), k1, b, delta)
+        return index
 
     @staticmethod
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
@@ -134,9 +201,8 @@ class BM25Index:
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Top-k (position, score) with a positive score, best first; typos are matched to indexed terms."""
-        if self._bm25 is None or not query_tokens:
+        if not self.ids or not query_tokens:
             return []
-        bm25 = self._bm25
         query_tokens = [self.correct(t) for t in query_tokens]
         total = np.zeros(len(self.ids))
         touched = np.zeros(len(self.ids), dtype=bool)
@@ -145,8 +211,8 @@ class BM25Index:
             if posting is None:
                 continue
             positions, tf = posting
-            idf = bm25.idf[term]
-            total[positions] += idf * tf * (bm25.k1 + 1) / (self._norm[positions] + tf)
+            idf = self._idf[term]
+            total[positions] += idf * tf * (self.k1 + 1) / (self._norm[positions] + tf)
             touched[positions] = True
         candidates = np.flatnonzero(touched)
         if candidates.size == 0:
@@ -161,9 +227,8 @@ class BM25Index:
         order = np.argsort(-scores, kind="stable")[:k]  # stable: equal scores keep passage order
         # BM25+ adds idf * delta for every known query term to every passage: the same constant
         # for all, so it does not change the order; it is added so scores equal rank_bm25's.
-        constant = sum(bm25.idf.get(t, 0.0) * bm25.delta for t in query_tokens)
+        constant = sum(self._idf.get(t, 0.0) * self.delta for t in query_tokens)
         return [(int(candidates[i]), float(scores[i] + constant)) for i in order]
-
 
     def correct(self, term: str) -> str:
         """A query term absent from the index, mapped to an indexed term one edit away ("netwrok")."""
@@ -180,7 +245,7 @@ class BM25Index:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an indexed term (0 when absent)."""
-        return float(self._bm25.idf.get(term, 0.0)) if self._bm25 is not None else 0.0
+        return float(self._idf.get(term, 0.0))
 
 
 def normalized_contains(haystack: str, needle: str) -> bool:

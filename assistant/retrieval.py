@@ -7,13 +7,16 @@ part by part for a comparison -> the top passages re-ordered by their best
 sentence (``evidence.rank_passages``) -> relevance against the off-topic calibration
 (``assistant.answerability``). The BM25 index, the alias table and the
 calibration are derived from the store and cached per store state, so they
-are built once after each ingest and never per query.
+are built once after each ingest and never per query; the BM25 index is also
+saved to disk for that state (``assistant.keyword_cache``), so the next start
+loads it instead of tokenizing every passage again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +25,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant import answerability
+from assistant import answerability, keyword_cache
 from assistant import store as store_mod
 from assistant.chunking import passage_text
 from assistant.config import RetrievalMode, Settings
@@ -196,16 +199,26 @@ class Retriever:
         docs = [Document(page_content=text or "", metadata=meta, id=doc_id)
                 for doc_id, text, meta in store_mod.iter_records(collection, ["documents", "metadatas"])]
         docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start_line", 0), d.id or ""))
-        tokens = [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs]
         return Snapshot(
             state=state,
             docs=docs,
             by_id={str(d.id): i for i, d in enumerate(docs)},
-            bm25=BM25Index([str(d.id) for d in docs], tokens),
+            bm25=self._keyword_index(docs, state, keyword_cache.cache_path(self.settings, str(collection.id))),
             aliases=AliasTable.from_metadatas(d.metadata for d in docs),
             calibration=self._calibration(collection, state) if docs else None,
             readable={lang: {str(d.id) for d in docs if lang in str(d.metadata.get("language", ""))} for lang in ("ar", "en")},
         )
+
+    @staticmethod
+    def _keyword_index(docs: Sequence[Document], state: str, cache: Path) -> BM25Index:
+        """The BM25 index of these passages: loaded from the cache for this state, else built (tokenizing
+        every passage, most of a start on a large store) and saved for the next start."""
+        ids = [str(d.id) for d in docs]
+        index = keyword_cache.load(cache, state, ids)
+        if index is None:
+            index = BM25Index(ids, [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs])
+            keyword_cache.save(cache, state, index)
+        return index
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""

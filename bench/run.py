@@ -8,9 +8,11 @@ after changing 1% of the files (seconds, and chunks re-embedded against the
 chunks whose ids changed) and after deleting another 1% (chunks removed),
 a re-ingest after inserting one line at the top of a 100-passage file (every
 passage moves down a line: passages embedded again, seconds, and whether
-every stored citation shows the new lines), retrieval latency p50/p95 over 200 bilingual queries (dense and hybrid), the
-app's cold start to first answer, and peak RSS
-of ingest and of the app. Everything runs on 127.0.0.1 and stops by itself.
+every stored citation shows the new lines), the app's start to first answer
+twice, with the keyword index cache cold (first start after the ingest: the
+index is built and saved) and warm (second start: loaded), retrieval latency
+p50/p95 over 200 bilingual queries (dense and hybrid), and peak RSS of ingest
+and of the app. Everything runs on 127.0.0.1 and stops by itself.
 
 ``--vectors composed`` is for sizes where real embedding takes hours on two
 cores (100k chunks: well over an hour per pass at ~20 chunks/s). Each passage vector is
@@ -184,7 +186,10 @@ def line_shift(work: Path, seed: int) -> dict:
 
 
 def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
-    """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (kB)."""
+    """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (kB).
+
+    The first call after an ingest builds the keyword index and saves it (cache cold); a second call
+    on the same store state loads it (cache warm)."""
     from gradio_client import Client
 
     from assistant.procs import free_port, serving
@@ -291,6 +296,7 @@ def print_table(results: dict) -> None:
         ("hybrid p50 / p95 ms", f"{latency['hybrid']['p50_ms']} / {latency['hybrid']['p95_ms']}"),
         ("ingest peak RSS MB", results["ingest"]["peak_rss_mb"]),
         ("app cold start to 1st answer s", app["cold_start_to_first_answer_s"]),
+        ("  again, keyword index cached s", app["warm_start_to_first_answer_s"]),
         ("app peak RSS MB", app["peak_rss_mb"]),
     ]
     for name, value in rows:
@@ -298,7 +304,7 @@ def print_table(results: dict) -> None:
 
 
 def main() -> int:
-    """corpus -> bare embedder -> ingest -> re-ingest paths -> line shift -> latency -> app start; JSON and a table."""
+    """corpus -> bare embedder -> ingest -> re-ingest paths -> line shift -> app start (cold, warm) -> latency; JSON, table."""
     args = parse_args()
     if args.child_ingest:
         return child_ingest()
@@ -321,11 +327,13 @@ def main() -> int:
         incremental, removal = measure_reingest(corpus, env, args.vectors, files, {c.metadata["id"] for c in chunks},
                                                 settings, embeddings, args.seed)
         shift = line_shift(work, args.seed)  # its own store: one line inserted atop a 100-passage file
+        app = {"cold_start_to_first_answer_s": None, "warm_start_to_first_answer_s": None, "peak_rss_mb": None}
+        if not args.skip_app:  # before anything in this process reads the store: the first start builds the index
+            cold, rss = app_cold_start(env)
+            warm, warm_rss = app_cold_start(env)  # same store state: the keyword index is loaded from its cache
+            app = {"cold_start_to_first_answer_s": round(cold, 2), "warm_start_to_first_answer_s": round(warm, 2),
+                   "peak_rss_mb": round(max(rss, warm_rss) / 1024, 1)}
         latency = measure_latency(settings, args.queries, args.seed)
-        app = {"cold_start_to_first_answer_s": None, "peak_rss_mb": None}
-        if not args.skip_app:
-            seconds, rss = app_cold_start(env)
-            app = {"cold_start_to_first_answer_s": round(seconds, 2), "peak_rss_mb": round(rss / 1024, 1)}
         results = {
             "size": args.size, "seed": args.seed, "vectors": args.vectors, "files": files, "chunks": len(chunks),
             "tokens": sum(embeddings.count_tokens(t) for t in texts),

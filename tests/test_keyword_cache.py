@@ -1,0 +1,128 @@
+"""The keyword index is saved per store state and loaded by the next start; stale or damaged files mean a rebuild."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import keyword_cache
+from assistant import store as store_mod
+from assistant.lexical import BM25Index
+from assistant.text import terms
+from conftest import CORPUS, ROOT, make_settings
+
+QUESTIONS = ["What is Akash Network?", "ما هي شبكة أكاش؟", "Which blockchain did Render Network move to?", "رندر سولانا"]
+
+
+def _ranking(retriever, question: str, mode: str) -> list[tuple[str, float | None]]:
+    return [(h.id, h.lexical) for h in retriever.search(question, k=8, mode=mode).hits]
+
+
+def _rankings(retriever) -> dict[tuple[str, str], list]:
+    return {(q, mode): _ranking(retriever, q, mode) for q in QUESTIONS for mode in ("bm25", "hybrid")}
+
+
+def _cache_file(settings) -> Path:
+    return keyword_cache.cache_path(settings, str(store_mod.get_collection(settings).id))
+
+
+@pytest.fixture(scope="module")
+def small_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two corpus files ingested once, by ``ingest.py`` in its own process (so every store file is closed)."""
+    base = tmp_path_factory.mktemp("keyword-cache")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    for name in ("akash-network.md", "render-network.md"):
+        shutil.copy(CORPUS / "projects" / name, corpus)
+    env = {**os.environ, "CORPUS_DIR": str(corpus), "STORE_DIR": str(base / "store"), "LLM_BACKEND": "extractive"}
+    subprocess.run([sys.executable, str(ROOT / "ingest.py"), "--quiet"], env=env, cwd=base, check=True, timeout=300)
+    return base
+
+
+@pytest.fixture()
+def small_store(small_store_template: Path, tmp_path: Path):
+    """A private copy of the ingested store (no keyword index cache yet) and of its corpus."""
+    shutil.copytree(small_store_template / "corpus", tmp_path / "corpus")
+    shutil.copytree(small_store_template / "store", tmp_path / "store")
+    return make_settings(tmp_path, tmp_path / "corpus")
+
+
+@pytest.fixture()
+def no_tokenizing(monkeypatch):
+    """Makes any tokenization of a passage fail: a start that passes under it loaded the index."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("passages were tokenized again")
+
+    return lambda: monkeypatch.setattr(BM25Index, "document_tokens", staticmethod(refuse))
+
+
+def test_arrays_round_trip_scores_identically() -> None:
+    docs = ["Akash Network GPU market", "شبكة أكاش سوق الحوسبة", "", "Render Network moved to Solana; Render GPU"]
+    built = BM25Index(["a", "b", "c", "d"], [terms(d) for d in docs])
+    loaded = BM25Index.from_arrays(built.ids, built.to_arrays())
+    for query in ["akash gpu", "render solana network", "أكاش الحوسبة", "netwrok", "nothing"]:
+        assert loaded.search(terms(query), 4) == built.search(terms(query), 4)
+    assert loaded.idf("gpu") == built.idf("gpu") and set(loaded.vocabulary) == set(built.vocabulary)
+
+
+def test_second_start_on_unchanged_store_loads_the_index(small_store, no_tokenizing) -> None:
+    from assistant.retrieval import Retriever
+
+    first = Retriever(small_store)
+    fresh = _rankings(first)  # built from the passages, then saved
+    assert _cache_file(small_store).is_file()
+    loads = keyword_cache.loads
+    no_tokenizing()
+    second = Retriever(small_store)
+    assert _rankings(second) == fresh
+    assert keyword_cache.loads == loads + 1
+
+
+def test_reingest_with_a_changed_passage_does_not_use_the_old_index(small_store, monkeypatch) -> None:
+    from assistant.indexing import run_ingest
+    from assistant.retrieval import Retriever
+
+    Retriever(small_store).snapshot()
+    old_state = json.loads(str(np.load(_cache_file(small_store))["key"]))["state"]
+    path = Path(small_store.corpus_dir) / "akash-network.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nAkash runs a zanzibarium auction for spare GPUs.\n", encoding="utf-8")
+    run_ingest(small_store, progress=False, log=lambda m: None)
+
+    loads = keyword_cache.loads
+    retriever = Retriever(small_store)
+    hits = retriever.search("zanzibarium", k=3, mode="bm25").hits
+    assert keyword_cache.loads == loads  # the saved index was of the old state: rebuilt
+    assert hits and "zanzibarium" in hits[0].text
+    new_key = json.loads(str(np.load(_cache_file(small_store))["key"]))
+    assert new_key["state"] == retriever.snapshot().state != old_state  # replaced by the new state's index
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "inconsistent"])
+def test_damaged_cache_is_ignored_and_rebuilt(small_store, damage: str) -> None:
+    from assistant.retrieval import Retriever
+
+    fresh = _rankings(Retriever(small_store))
+    cache = _cache_file(small_store)
+    raw = cache.read_bytes()
+    if damage == "garbage":
+        cache.write_bytes(b"not an npz at all" * 10)
+    elif damage == "truncated":
+        cache.write_bytes(raw[: len(raw) // 2])
+    else:  # a well-formed file whose postings point past the passages
+        with np.load(cache) as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["positions"] = arrays["positions"] + 10_000
+        with cache.open("wb") as handle:
+            np.savez(handle, **arrays)
+    loads = keyword_cache.loads
+    assert _rankings(Retriever(small_store)) == fresh
+    assert keyword_cache.loads == loads  # rebuilt, not loaded
+    Retriever(small_store).snapshot()
+    assert keyword_cache.loads == loads + 1  # and saved again whole: the next start loads it
