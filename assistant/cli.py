@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", help="JSONL question set (repeat to join sets; default tests/eval/qa.jsonl)")
     p.add_argument("--corpus", dest="corpus_dir", help="evaluate on this corpus folder (ingested into a temporary store)")
     p.add_argument("--baseline", action="store_true", help="also score a naive dense baseline in the same run")
+    p.add_argument("--answers", action="store_true",
+                   help="score the answers (gold answer quoted/cited, status, length); always on, every question goes through the full answer path")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--store", dest="store_dir")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.text import detect_language, normalize
+from assistant.text import detect_language, normalize, words
 
 KINDS = ("direct", "cross-lingual", "follow-up")
 STATUSES = ("answered", "unsure", "refused")
@@ -98,6 +98,9 @@ def metrics(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         judged = [r for r in rows if r.get(key) is not None]
         if judged:
             out[key] = round(sum(bool(r[key]) for r in judged) / len(judged), 4)
+    lengths = [r["answer_words"] for r in rows if r.get("answer_words") is not None]
+    if lengths:
+        out["answer_words"] = round(sum(lengths) / len(lengths), 1)  # mean length of the answers given (not refused)
     return out
 
 
@@ -157,11 +160,12 @@ def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assis
         if item["answerable"] and response.status != "refused":
             quotes = all(contains_all(response.answer, part) for part in parts)
             cites = all(any(contains_all(c.text, part) for c in response.citations) for part in parts)
+        length = len(words(response.answer)) if response.status != "refused" else None
         rows.append({"lang": item["lang"], "kind": item["kind"], "answerable": bool(item["answerable"]), "rank": rank,
-                     "status": response.status, "quotes_fact": quotes, "cites_fact": cites})
+                     "status": response.status, "quotes_fact": quotes, "cites_fact": cites, "answer_words": length})
         report.append({"id": item["id"], "question": item["question"], "query": response.query, "status": response.status,
                        "reason": response.reason, "signals": response.signals, "rank": rank, "quotes_fact": quotes, "cites_fact": cites,
-                       "answer": response.answer, "results": results})
+                       "answer": response.answer, "answer_words": length, "results": results})
     out = {"summary": summarize(rows, k, settings.retrieval_mode), "questions": report}
     if baseline:
         out["baseline"] = naive_baseline(settings, questions, k)
@@ -197,12 +201,13 @@ def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: i
 def format_report(summary: dict[str, Any], title: str = "") -> str:
     """A small table for people."""
     lines = [title or f"mode {summary['mode']} · k {summary['k']} · {summary['questions']} questions", ""]
-    lines.append(f"{'group':<16}{'n':>5}{'R@1':>8}{'R@3':>8}{'R@5':>8}{'MRR':>8}{'quotes':>8}{'cites':>8}")
+    lines.append(f"{'group':<16}{'n':>5}{'R@1':>8}{'R@3':>8}{'R@5':>8}{'MRR':>8}{'quotes':>8}{'cites':>8}{'words':>8}")
     groups = [("all", summary["overall"])] + list(summary["by_lang"].items()) + list(summary["by_kind"].items())
     for name, m in groups:
         if not m.get("n"):
             continue
         quotes = "".join(f"{m[key]:>8.3f}" if key in m else f"{'-':>8}" for key in ("quotes_fact", "cites_fact"))
+        quotes += f"{m['answer_words']:>8.1f}" if "answer_words" in m else f"{'-':>8}"
         lines.append(f"{name:<16}{m['n']:>5}{m['recall@1']:>8.3f}{m['recall@3']:>8.3f}{m['recall@5']:>8.3f}{m['mrr']:>8.3f}{quotes}")
     status = summary.get("status", {})
     if status:

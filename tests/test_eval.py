@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from assistant.evaluation import contains_all, first_relevant_rank, load_question_set, metrics, question_kind, run_eval
+from assistant.text import words
 from conftest import ROOT
 
 
@@ -54,6 +55,9 @@ def test_eval_on_small_set(built_settings, tmp_path: Path) -> None:
     assert by_id["q4"]["rank"] is None and by_id["q1"]["rank"] is not None
     assert by_id["q2"]["status"] == "answered" and by_id["q2"]["cites_fact"] is True
     assert by_id["q3"]["status"] == "refused" and by_id["q3"]["quotes_fact"] is None
+    assert by_id["q3"]["answer_words"] is None and by_id["q2"]["answer_words"] == len(words(by_id["q2"]["answer"])) > 0
+    given = [q["answer_words"] for q in report["questions"] if q["answer_words"] is not None and q["id"] != "q3"]
+    assert s["overall"]["answer_words"] == round(sum(given) / len(given), 1)
     # the naive baseline ran on the same questions, with the same metric
     assert report["baseline"]["questions"] == 4 and report["baseline"]["chunks"] > 0
     # the metrics can be recomputed from the JSON alone
@@ -65,7 +69,7 @@ def test_eval_on_small_set(built_settings, tmp_path: Path) -> None:
 def test_eval_cli_json(built_settings, tmp_path: Path) -> None:
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps({"id": "x", "lang": "en", "question": "What is Akash Network?", "gold_keywords": ["Akash"], "answerable": True}) + "\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "assistant", "eval", "--set", str(qa), "--store", str(built_settings.store_dir), "--json"],
+    out = subprocess.run([sys.executable, "-m", "assistant", "eval", "--set", str(qa), "--store", str(built_settings.store_dir), "--answers", "--json"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     data = json.loads(out.stdout)
     assert set(data) == {"summary", "questions"} and data["summary"]["overall"]["recall@1"] == 1.0
