@@ -203,7 +203,8 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
         wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=assistant.settings,
         unknown_names=list(analysis.unknown_names) if writes_latin else [],
-        anchors=anchors(assistant, result, evidence) if result.relevance is not None and result.relevance < assistant.settings.refuse_below else [],
+        anchors=anchors(assistant, result, evidence) if result.relevance is not None and result.relevance < assistant.settings.sure_above else [],
+        likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
     )
 
 

@@ -14,6 +14,13 @@ topic for some corpus do not move the scale). Each question is scored twice,
 embedded as a query and as a passage, and the two z-scores averaged: the two
 views err differently across languages.
 
+Relevance alone lets through an off-topic question that happens to share
+words with some passage, and an English question over Arabic passages scores
+low whatever it asks. So the probes serve a second way, within one language
+and without the corpus: a question that reads like them (its nearest probe is
+at least as close as a typical probe's nearest other probe: ``likeness`` >= 0
+in robust z) is everyday talk, refused unless the corpus matches it strongly.
+
 Relevance tells on-topic from off-topic; it cannot tell whether the passages
 hold the specific fact asked for ("Who founded Akash?" finds Akash passages
 that never name a founder). That is judged from the evidence found in the
@@ -114,6 +121,29 @@ def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, 
     return Calibration(state=state, embedder=embedder, scales=scales, probes=probes)
 
 
+class ProbeSpace:
+    """The probe questions embedded as queries, per language: how much a question reads like them.
+
+    Depends on the embedder only, not on the corpus, so it is computed once
+    per process (one batch per language) when the first question needs it.
+    """
+
+    def __init__(self, embeddings: Any) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+        self.scales: dict[str, Scale] = {}
+        for language, questions in probe_questions().items():
+            vectors = np.asarray(embeddings.embed_queries(list(questions)), dtype=np.float32)
+            sims = vectors @ vectors.T
+            np.fill_diagonal(sims, -np.inf)  # a probe's nearest *other* probe
+            self.vectors[language] = vectors
+            self.scales[language] = Scale.of(sims.max(axis=1))
+
+    def likeness(self, language: Language, query_vector: np.ndarray) -> float:
+        """Robust z of the question's nearest probe similarity against the probes' own nearest-neighbour ones."""
+        lang = language if language in self.vectors else "en"
+        return self.scales[lang].z(float((self.vectors[lang] @ np.asarray(query_vector, dtype=np.float32)).max()))
+
+
 @dataclass
 class Decision:
     """The outcome for one question, with the reason a person can read and the numbers behind it."""
@@ -125,7 +155,7 @@ class Decision:
 
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
            gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
-           anchors: list[str] | None = None) -> Decision:
+           anchors: list[str] | None = None, likeness: float | None = None) -> Decision:
     """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
 
     ``relevance`` is in probe standard deviations (see the module docstring),
@@ -137,14 +167,23 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     script). A question about something the corpus names is not off-topic,
     however weakly its wording matches: an English question over Arabic
     passages often scores low, and at most gets the "unsure" notice.
+    ``likeness`` is how much the question reads like the everyday probes
+    (``ProbeSpace``); such a question is off-topic unless its relevance
+    reaches ``sure_above``.
     """
-    signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3)}
+    signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
+               "likeness": None if likeness is None else round(likeness, 3)}
     if not has_hits:
         return Decision("refused", "no passage matched", signals)
-    if relevance is not None and relevance < settings.refuse_below and anchors:
-        return Decision("unsure", f"weak match: relevance {relevance:.2f}, but the passages name " + ", ".join(anchors), signals)
+    off_topic = ""
     if relevance is not None and relevance < settings.refuse_below:
-        return Decision("refused", f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}", signals)
+        off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
+    elif likeness is not None and likeness >= settings.everyday_above and (relevance is None or relevance < settings.sure_above):
+        off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
+    if off_topic and anchors:
+        return Decision("unsure", f"weak match ({off_topic}), but the passages name " + ", ".join(anchors), signals)
+    if off_topic:
+        return Decision("refused", off_topic, signals)
     if unknown_names:
         return Decision("unsure", "the documents never mention: " + ", ".join(unknown_names), signals)
     if wants and not gives_wanted:

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     cross_script_offset: float = Field(
         1.0, description="Added to the match strength of a word in the other script (translations stand out less)."
     )
+    everyday_above: float = Field(
+        0.0, description="A question reading like the everyday probes at least this much (robust z; 0: as they read like "
+        "each other) is refused unless its relevance reaches SURE_ABOVE."
+    )
     name_anchor_z: float = Field(
         6.0, description="A question name matched this strongly in the passages found (another script included) is on topic."
     )

@@ -14,6 +14,7 @@ loads it instead of tokenizing every passage again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,15 @@ class Retriever:
         self.embeddings = embeddings or get_embeddings(settings)
         self.view = store_mod.StoreView(settings, self.embeddings, self._build_snapshot)
         self.vectors = VectorCache(self.embeddings)  # words and sentences, shared by reranking and quoting
+        self._probes: answerability.ProbeSpace | None = None
+        self._probes_lock = threading.Lock()
+
+    def probes(self) -> answerability.ProbeSpace:
+        """The everyday probe questions in this embedder's space (computed on first use, once per process)."""
+        with self._probes_lock:
+            if self._probes is None:
+                self._probes = answerability.ProbeSpace(self.embeddings)
+            return self._probes
 
     @property
     def store(self):  # -> langchain_chroma.Chroma

