@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.embeddings import ProgressEmbeddings
+from assistant.query import QueryAnalysis
 from assistant.text import Language, detect_language, normalize, raw_words, root, split_sentences, stem, stopwords, words
 
 # Sentence score = similarity z (within the candidates) + these weighted terms. Tuned on the dev
@@ -142,6 +143,11 @@ class Part:
     focus: tuple[str, ...]  # words the part asks about, as written (names removed)
     name_stems: frozenset[str]  # stems of every spelling of the names it mentions
     wants: str | None = None  # "number" | "date" when the part asks for one
+
+    @classmethod
+    def of(cls, analysis: QueryAnalysis, vector: np.ndarray) -> Part:
+        """The part a question (or one part of it) asks, from its analysis and its query vector."""
+        return cls(vector, analysis.focus, analysis.name_stems, analysis.wants)
 
 
 @dataclass

@@ -320,7 +320,7 @@ class Retriever:
         """
         analysis, hits = result.analysis, result.hits
         assert result.query_vector is not None
-        part = Part(result.query_vector, analysis.focus, analysis.name_stems, analysis.wants)
+        part = Part.of(analysis, result.query_vector)
         order = rank_passages(part, [h.text for h in hits], analysis.language, self.vectors, min_z=self.settings.word_match_z,
                               cross_offset=self.settings.cross_script_offset, headings=[h.heading for h in hits])
         return [hits[i] for i in order]
