@@ -30,7 +30,8 @@ from assistant.grounding import MARKER, Citation, find_unsupported, parse_citati
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever
-from assistant.text import Language, detect_language, fold, words
+from assistant.text import Language, detect_language, fold, raw_words, words
+from assistant.translit import arabic_spellings
 
 SYSTEM_PROMPT = """You answer questions using ONLY the numbered passages below.
 Rules:
@@ -162,7 +163,7 @@ def gather_evidence(assistant: Assistant, result: RetrievalResult) -> Evidence:
     analysis = result.analysis
     settings = assistant.settings
     vector = result.query_vector if result.query_vector is not None else np.asarray(assistant.retriever.embeddings.embed_query(analysis.query))
-    parts = [Part(vector, analysis.focus, analysis.name_stems, analysis.wants)]
+    parts = [Part.of(analysis, vector)]
     if analysis.parts:
         from assistant.query import analyze
 
@@ -170,7 +171,7 @@ def gather_evidence(assistant: Assistant, result: RetrievalResult) -> Evidence:
         parts = []
         for text, part_vector in zip(analysis.parts, result.part_vectors or [vector] * len(analysis.parts), strict=False):
             sub = analyze(text, text, snap.aliases, snap.bm25)
-            parts.append(Part(part_vector, sub.focus, sub.name_stems, sub.wants))
+            parts.append(Part.of(sub, part_vector))
     hits = result.hits[: settings.evidence_passages]
     return find_evidence(parts, [h.text for h in hits], analysis.language, assistant.vectors, min_z=settings.word_match_z,
                          cross_offset=settings.cross_script_offset,
@@ -190,8 +191,16 @@ def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -
     if analysis.proper and evidence.candidates:
         settings = assistant.settings
         strengths = word_strengths(analysis.proper, evidence.candidates, assistant.vectors, settings.cross_script_offset)
-        found += [name for name, row in zip(analysis.proper, strengths, strict=True) if row.max() >= settings.name_anchor_z]
+        written = _written_in_arabic(analysis.proper, evidence)
+        found += [name for name, row in zip(analysis.proper, strengths, strict=True)
+                  if row.max() >= settings.name_anchor_z or name in written]
     return found
+
+
+def _written_in_arabic(names: Sequence[str], evidence: Evidence) -> set[str]:
+    """The romanized names that the candidate passages write in Arabic letters (``translit``: same consonants)."""
+    passage_words = {w for unit in evidence.candidates for w in raw_words(unit.text)}
+    return {name for name in names if arabic_spellings(name, passage_words)}
 
 
 def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> Decision:
@@ -199,10 +208,11 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     analysis = result.analysis
     # A Latin name the index lacks counts only where the passages found write names in Latin themselves.
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
+    unknown = [n for n in analysis.unknown_names if n not in _written_in_arabic(analysis.unknown_names, evidence)] if writes_latin else []
     return answerability.decide(
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
         wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=assistant.settings,
-        unknown_names=list(analysis.unknown_names) if writes_latin else [],
+        unknown_names=unknown,
         anchors=anchors(assistant, result, evidence) if result.relevance is not None and result.relevance < assistant.settings.sure_above else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
     )

@@ -1,0 +1,33 @@
+"""Names across scripts by their consonants (assistant.translit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.translit import arabic_skeleton, arabic_spellings, latin_skeleton
+
+
+@pytest.mark.parametrize(("latin", "arabic"), [
+    ("Antarah", "عنترة"), ("Yousra", "يسرا"), ("Naguib", "نجيب"), ("Mahfouz", "محفوظ"), ("Suleiman", "سليمان"),
+    ("Spain", "إسبانيا"), ("Yarmouk", "اليرموك"), ("Kubernetes", "كوبرنيتس"), ("Cardano", "كاردانو"),
+    ("al-Mutanabbi", "المتنبي"), ("Hassan", "حسان"), ("Zidane", "زيدان"),
+])
+def test_a_name_and_its_arabic_spelling_share_a_skeleton(latin: str, arabic: str) -> None:
+    assert latin_skeleton(latin) == arabic_skeleton(arabic)
+    assert arabic_spellings(latin, ["في", arabic, "وكان"]) == [arabic]
+
+
+@pytest.mark.parametrize(("latin", "arabic"), [("Solana", "كاردانو"), ("Render", "ريتشوال"), ("Nasser", "نيسان")])
+def test_different_names_do_not_match(latin: str, arabic: str) -> None:
+    assert arabic_spellings(latin, [arabic]) == []
+
+
+@pytest.mark.parametrize(("latin", "arabic"), [("Sisi", "السيسي"), ("Mona", "منى"), ("Lisa", "ليس")])
+def test_names_of_fewer_than_three_consonants_never_match(latin: str, arabic: str) -> None:
+    """Two consonants match half the dictionary: too weak to call a question on topic."""
+    assert latin_skeleton(latin) == arabic_skeleton(arabic)
+    assert arabic_spellings(latin, [arabic]) == []
+
+
+def test_latin_words_in_the_passages_are_not_arabic_spellings() -> None:
+    assert arabic_spellings("Nosana", ["Nosana", "nsn"]) == []
