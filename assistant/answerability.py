@@ -20,6 +20,9 @@ low whatever it asks. So the probes serve a second way, within one language
 and without the corpus: a question that reads like them (its nearest probe is
 at least as close as a typical probe's nearest other probe: ``likeness`` >= 0
 in robust z) is everyday talk, refused unless the corpus matches it strongly.
+For this test the bank also holds everyday questions in dialects (Egyptian,
+Levantine, Gulf, Maghrebi, Iraqi) and chat style: a recipe asked in Levantine
+Arabic reads like no Modern Standard Arabic probe.
 
 Relevance tells on-topic from off-topic; it cannot tell whether the passages
 hold the specific fact asked for ("Who founded Akash?" finds Akash passages
@@ -28,10 +31,14 @@ passages (``assistant.evidence``): how much of what the question asks about
 they mention, and, for a question that asks for a number or a date, whether
 the quoted sentences give one. Weak evidence answers with a visible notice
 and the closest passages ("unsure"); only off-topic questions are refused.
+A weak match whose passages mention none of the asked-about words (in
+either script) is the one case where evidence makes a question off-topic:
+nothing of it is in the corpus but some loose likeness of wording.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -47,11 +54,31 @@ Status = Literal["answered", "unsure", "refused"]
 
 
 @cache
-def probe_questions() -> dict[str, tuple[str, ...]]:
-    """The bank of everyday questions, per language."""
+def _probe_rows() -> tuple[dict[str, str], ...]:
     text = resources.files("assistant").joinpath("data", "probes.jsonl").read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return {lang: tuple(row[lang] for row in rows) for lang in ("en", "ar")}
+    return tuple(json.loads(line) for line in text.splitlines() if line.strip())
+
+
+def probe_questions(*, registers: bool = True) -> dict[str, tuple[str, ...]]:
+    """The bank of everyday questions, per language.
+
+    Rows with a ``register`` (dialects, chat style) are for ``ProbeSpace``
+    only; ``registers=False`` gives the standard rows the relevance scale is
+    calibrated on. That scale is a median and a spread, which assume one
+    population; dialect questions matched against Modern Standard Arabic text
+    form a second one (on the ARCD articles they widen the Arabic passage-side
+    spread by a third), which would move every Arabic question's relevance.
+    The likeness test compares a question with its *nearest* probe, so there
+    a register only has to be present.
+    """
+    rows = [row for row in _probe_rows() if registers or "register" not in row]
+    return {lang: tuple(row[lang] for row in rows if lang in row) for lang in ("en", "ar")}
+
+
+@cache
+def probe_bank_id() -> str:
+    """Fingerprint of the calibration probes: a calibration measured with other probes is measured again."""
+    return hashlib.sha256(json.dumps(probe_questions(registers=False), ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,7 @@ class Calibration:
     embedder: str
     scales: dict[str, dict[str, Scale]] = field(default_factory=dict)  # language -> mode -> Scale
     probes: int = 0
+    bank: str = ""  # probe_bank_id() of the bank it was measured with
 
     def relevance(self, language: Language, best_as_query: float, best_as_passage: float) -> float:
         """Mean robust z-score of the two best similarities against the off-topic probes."""
@@ -86,7 +114,7 @@ class Calibration:
         return (scales["query"].z(best_as_query) + scales["passage"].z(best_as_passage)) / 2
 
     def to_json(self) -> str:
-        return json.dumps({"state": self.state, "embedder": self.embedder, "probes": self.probes,
+        return json.dumps({"state": self.state, "embedder": self.embedder, "probes": self.probes, "bank": self.bank,
                            "scales": {lang: {mode: asdict(s) for mode, s in modes.items()} for lang, modes in self.scales.items()}})
 
     @classmethod
@@ -96,7 +124,8 @@ class Calibration:
         try:
             data = json.loads(raw)
             scales = {lang: {mode: Scale(**s) for mode, s in modes.items()} for lang, modes in data["scales"].items()}
-            return cls(state=data["state"], embedder=data["embedder"], scales=scales, probes=int(data.get("probes", 0)))
+            return cls(state=data["state"], embedder=data["embedder"], scales=scales, probes=int(data.get("probes", 0)),
+                       bank=str(data.get("bank", "")))
         except (ValueError, KeyError, TypeError):
             return None  # written by another version: recalibrate
 
@@ -108,9 +137,11 @@ def embedder_id(embeddings: Any) -> str:
 
 
 def recorded(raw: str | None, state: str, embedder: str) -> Calibration | None:
-    """The recorded calibration if it was measured on this store state with this embedder."""
+    """The recorded calibration if it was measured on this store state, with this embedder and this probe bank."""
     calibration = Calibration.from_json(raw)
-    return calibration if calibration is not None and calibration.state == state and calibration.embedder == embedder else None
+    if calibration is None or (calibration.state, calibration.embedder, calibration.bank) != (state, embedder, probe_bank_id()):
+        return None
+    return calibration
 
 
 def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str) -> Calibration:
@@ -118,14 +149,15 @@ def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, 
     scales = {lang: {mode: Scale.of(np.asarray(values, dtype=float)) for mode, values in modes.items()}
               for lang, modes in best_similarities.items()}
     probes = max((len(v) for modes in best_similarities.values() for v in modes.values()), default=0)
-    return Calibration(state=state, embedder=embedder, scales=scales, probes=probes)
+    return Calibration(state=state, embedder=embedder, scales=scales, probes=probes, bank=probe_bank_id())
 
 
 class ProbeSpace:
     """The probe questions embedded as queries, per language: how much a question reads like them.
 
     Depends on the embedder only, not on the corpus, so it is computed once
-    per process (one batch per language) when the first question needs it.
+    per process (one batch per language); the app starts it in the
+    background at launch so the first question does not wait for it.
     """
 
     def __init__(self, embeddings: Any) -> None:
@@ -169,7 +201,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     passages often scores low, and at most gets the "unsure" notice.
     ``likeness`` is how much the question reads like the everyday probes
     (``ProbeSpace``); such a question is off-topic unless its relevance
-    reaches ``sure_above``.
+    reaches ``sure_above``, and so is one under ``sure_above`` whose
+    asked-about words the passages mention none of (``coverage`` 0).
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3)}
@@ -180,6 +213,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
     elif likeness is not None and likeness >= settings.everyday_above and (relevance is None or relevance < settings.sure_above):
         off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
+    elif relevance is not None and relevance < settings.sure_above and uncovered and coverage == 0.0:
+        off_topic = "off-topic: matches weakly and the passages mention none of: " + ", ".join(uncovered)
     if off_topic and anchors:
         return Decision("unsure", f"weak match ({off_topic}), but the passages name " + ", ".join(anchors), signals)
     if off_topic:
@@ -202,7 +237,7 @@ def measure(collection: Any, embeddings: Any, state: str, embedder: str) -> Cali
     embedder as the passages (``embed_query`` and ``embed_documents``).
     """
     best: dict[str, dict[str, list[float]]] = {}
-    for language, questions in probe_questions().items():
+    for language, questions in probe_questions(registers=False).items():
         sides = {"query": embeddings.embed_queries(list(questions)), "passage": embeddings.embed_documents(list(questions))}
         best[language] = {}
         for side, vectors in sides.items():

@@ -44,6 +44,9 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
     ({"relevance": 5.0, "has_hits": False}, "refused"),
     ({"relevance": 5.0, "wants": "date", "gives_wanted": False}, "unsure"),
     ({"relevance": 5.0, "coverage": 0.0, "uncovered": ["founded"]}, "unsure"),
+    ({"relevance": 1.0, "coverage": 0.0, "uncovered": ["traffic", "heat"]}, "refused"),  # weak, and nothing asked is mentioned
+    ({"relevance": 1.0, "coverage": 0.0, "uncovered": ["born"], "anchors": ["Antarah"]}, "unsure"),
+    ({"relevance": 1.0, "coverage": 0.5, "uncovered": ["heat"]}, "unsure"),
     ({"relevance": 1.0}, "unsure"),
     ({"relevance": 5.0}, "answered"),
 ])
@@ -67,16 +70,29 @@ def test_everyday_questions_read_like_the_probes_and_corpus_questions_do_not() -
 
     assert likeness("en", "How long should I bake a chocolate cake?") > 0 > likeness("en", "Which blockchain does Render Network run on?")
     assert likeness("ar", "كيف أخبز كعكة الشوكولاتة؟") > 0 > likeness("ar", "على أي بلوكتشين تعمل شبكة رندر؟")
+    # spoken Arabic too: the bank holds dialect rows for this test
+    assert likeness("ar", "شو أحسن طريقة أنضف فيها البلاط من الكلس؟") > 0 > likeness("ar", "ريندر نقلت على أنهي بلوك تشين؟")
+
+
+def test_a_calibration_measured_with_another_probe_bank_is_measured_again() -> None:
+    from dataclasses import replace
+
+    from assistant.answerability import recorded
+
+    cal = calibrate({"en": {"query": [0.7, 0.72], "passage": [0.8, 0.82]}}, state="s", embedder="e")
+    assert recorded(cal.to_json(), "s", "e") == cal
+    assert recorded(replace(cal, bank="an older bank").to_json(), "s", "e") is None
+    assert recorded(cal.to_json(), "another state", "e") is None
 
 
 def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) -> None:
     recorded = Calibration.from_json(store_mod.read_calibration(built_settings))
     assert recorded is not None and recorded.state == store_mod.store_state(built_settings)
-    assert recorded.probes == len(probe_questions()["en"]) and set(recorded.scales) == {"en", "ar"}
+    assert recorded.probes == len(probe_questions(registers=False)["en"]) and set(recorded.scales) == {"en", "ar"}
 
 
 def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_path) -> None:
-    """English questions over Arabic Wikipedia articles: "Nasser" is found as ناصر, "Canada" and "Mona Lisa" are not."""
+    """English questions over Arabic Wikipedia articles: "Nasser" is found as ناصر, "Antarah" as عنترة, "Canada" and "Mona Lisa" are not."""
     import shutil
     from pathlib import Path
 
@@ -85,7 +101,7 @@ def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_pa
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name in ("arcd-001.md", "arcd-002.md", "arcd-003.md", "arcd-029.md"):  # arcd-029: Gamal Abdel Nasser
+    for name in ("arcd-001.md", "arcd-002.md", "arcd-003.md", "arcd-029.md", "arcd-053.md"):  # 029: Nasser, 053: Antarah
         shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / name, corpus)
     settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
     run_ingest(settings, progress=False, log=lambda message: None)
@@ -96,7 +112,11 @@ def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_pa
         return anchors(assistant, result, gather_evidence(assistant, result))
 
     assert "nasser" in found("When did Nasser nationalize the Suez Canal?")
-    assert found("What is the capital of Canada?") == []
+    assert "antarah" in found("Where was Antarah born?")  # the embedder misses this one; its consonants (translit) do not
+    # Canada's consonants are those of كندة (the tribe Kinda, in arcd-053): a homograph anchors it, which
+    # can only make the question "unsure" instead of refused, never answered.
+    assert found("What is the capital of Canada?") in ([], ["canada"])
+    assert answer(assistant, "What is the capital of Canada?").status != "answered"
     assert found("Who painted the Mona Lisa?") == []
 
 
