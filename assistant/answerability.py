@@ -31,9 +31,6 @@ passages (``assistant.evidence``): how much of what the question asks about
 they mention, and, for a question that asks for a number or a date, whether
 the quoted sentences give one. Weak evidence answers with a visible notice
 and the closest passages ("unsure"); only off-topic questions are refused.
-A weak match whose passages mention none of the asked-about words (in
-either script) is the one case where evidence makes a question off-topic:
-nothing of it is in the corpus but some loose likeness of wording.
 """
 
 from __future__ import annotations
@@ -201,8 +198,7 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     passages often scores low, and at most gets the "unsure" notice.
     ``likeness`` is how much the question reads like the everyday probes
     (``ProbeSpace``); such a question is off-topic unless its relevance
-    reaches ``sure_above``, and so is one under ``sure_above`` whose
-    asked-about words the passages mention none of (``coverage`` 0).
+    reaches ``sure_above``.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3)}
@@ -213,8 +209,6 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
     elif likeness is not None and likeness >= settings.everyday_above and (relevance is None or relevance < settings.sure_above):
         off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
-    elif relevance is not None and relevance < settings.sure_above and uncovered and coverage == 0.0:
-        off_topic = "off-topic: matches weakly and the passages mention none of: " + ", ".join(uncovered)
     if off_topic and anchors:
         return Decision("unsure", f"weak match ({off_topic}), but the passages name " + ", ".join(anchors), signals)
     if off_topic:
