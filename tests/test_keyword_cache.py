@@ -126,3 +126,74 @@ def test_damaged_cache_is_ignored_and_rebuilt(small_store, damage: str) -> None:
     assert keyword_cache.loads == loads  # rebuilt, not loaded
     Retriever(small_store).snapshot()
     assert keyword_cache.loads == loads + 1  # and saved again whole: the next start loads it
+
+
+@pytest.fixture()
+def no_paging(monkeypatch):
+    """Makes reading passages out of Chroma fail: a start that passes under it took them from the cache file."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("passages were paged out of Chroma again")
+
+    return lambda: monkeypatch.setattr(store_mod, "iter_records", refuse)
+
+
+def _passages(snapshot) -> list[tuple]:
+    return [(d.id, d.page_content, d.metadata) for d in snapshot.docs]
+
+
+def test_warm_start_takes_passages_from_the_cache_not_from_chroma(small_store, no_paging, no_tokenizing) -> None:
+    from assistant.retrieval import Retriever
+
+    first = Retriever(small_store)
+    fresh, passages = _rankings(first), _passages(first.snapshot())
+    no_paging()
+    no_tokenizing()
+    second = Retriever(small_store)
+    assert _passages(second.snapshot()) == passages  # same texts, same metadata (types included), same order
+    assert _rankings(second) == fresh
+    assert second.snapshot().titles == first.snapshot().titles
+
+
+def test_passage_arrays_round_trip_texts_and_metadata_types() -> None:
+    from langchain_core.documents import Document
+
+    docs = [Document(page_content="شبكة أكاش · Akash", metadata={"source": "a.md", "start_line": 3, "score": 0.5,
+                                                               "bilingual": True, "aliases": "أكاش;Akash"}, id="x1"),
+            Document(page_content="", metadata={}, id="x2"),
+            Document(page_content="io.net 🚀 \n\n second line", metadata={"start_line": 1, "end_line": 2}, id="x3")]
+    back = keyword_cache.passages_from_arrays(keyword_cache.passage_arrays(docs))
+    assert [(d.id, d.page_content, d.metadata) for d in back] == [(d.id, d.page_content, d.metadata) for d in docs]
+    assert isinstance(back[0].metadata["start_line"], int) and back[0].metadata["bilingual"] is True
+
+
+def test_cache_of_an_older_format_is_ignored(small_store) -> None:
+    from assistant.retrieval import Retriever
+
+    fresh = _rankings(Retriever(small_store))
+    cache = _cache_file(small_store)
+    with np.load(cache) as data:
+        arrays = {name: data[name] for name in data.files}
+    key = json.loads(str(arrays["key"]))
+    arrays["key"] = np.asarray(json.dumps({**key, "format": keyword_cache.FORMAT - 1}))
+    with cache.open("wb") as handle:
+        np.savez(handle, **arrays)
+    loads = keyword_cache.loads
+    assert _rankings(Retriever(small_store)) == fresh
+    assert keyword_cache.loads == loads  # paged and rebuilt, then saved in the current format
+    assert json.loads(str(np.load(cache)["key"]))["format"] == keyword_cache.FORMAT
+
+
+def test_passages_added_by_another_program_are_paged_again(small_store) -> None:
+    """A vector written without ingest (no new state token) still changes the count, so the cache is not used."""
+    from assistant.retrieval import Retriever
+
+    first = Retriever(small_store)
+    first.snapshot()
+    collection = store_mod.get_collection(small_store)
+    one = collection.get(limit=1, include=["embeddings", "metadatas"])
+    collection.add(ids=["foreign-1"], embeddings=[one["embeddings"][0]], documents=["zanzibarium written by another program"],
+                   metadatas=[{**one["metadatas"][0], "source": "foreign.md"}])
+    loads = keyword_cache.loads
+    hits = Retriever(small_store).search("zanzibarium", k=3, mode="bm25").hits
+    assert keyword_cache.loads == loads
+    assert hits and hits[0].doc.id == "foreign-1" and "zanzibarium" in hits[0].text
