@@ -208,7 +208,10 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     analysis = result.analysis
     # A Latin name the index lacks counts only where the passages found write names in Latin themselves.
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
-    unknown = [n for n in analysis.unknown_names if n not in _written_in_arabic(analysis.unknown_names, evidence)] if writes_latin else []
+    unknown: list[str] = []
+    if writes_latin:  # and a name the passages write in Arabic letters is not unknown either
+        written = _written_in_arabic(analysis.unknown_names, evidence)
+        unknown = [n for n in analysis.unknown_names if n not in written]
     return answerability.decide(
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
         wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=assistant.settings,

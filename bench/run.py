@@ -214,8 +214,8 @@ def line_shift(work: Path, seed: int) -> dict:
             "seconds": round(shifted.seconds, 2), "stored": len(got["ids"]), "citations_right": cited_right}
 
 
-def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
-    """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (kB).
+def app_cold_start(env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from `python app.py` to the first answer through the API, and the app's peak RSS (MB).
 
     The first call after an ingest builds the keyword index and saves it (cache cold); a second call
     on the same store state loads it (cache warm)."""
@@ -229,9 +229,8 @@ def app_cold_start(env: dict[str, str]) -> tuple[float, int]:
     with serving([sys.executable, str(ROOT / "app.py"), "--port", str(port)], url, 300, env=env, cwd=ROOT) as proc:
         Client(url, verbose=False).predict("What is Akash Network?", [], 5, api_name="/ask")
         seconds = time.perf_counter() - started
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        rss = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    return seconds, rss
+        rss_mb = peak_rss_mb(proc.pid)
+    return seconds, rss_mb
 
 
 def parse_args() -> argparse.Namespace:
@@ -527,7 +526,7 @@ def print_server_table(results: dict) -> None:
         load = app["load"]
         rows += [(f"{name} start to 1st answer s", app["start_to_first_answer_s"]),
                  (f"{name} {load['clients']} clients p50 / p95 ms", f"{load['p50_ms']} / {load['p95_ms']}"),
-                 (f"  answers, errors, differences", f"{load['requests']}, {load['errors']}, {load['mismatches']}"),
+                 ("  answers, errors, differences", f"{load['requests']}, {load['errors']}, {load['mismatches']}"),
                  (f"{name} peak RSS MB", app["peak_rss_mb"])]
         if "warm_start_to_first_answer_s" in app:
             rows.append((f"{name} again, cache warm s", app["warm_start_to_first_answer_s"]))
@@ -575,7 +574,7 @@ def main() -> int:
             cold, rss = app_cold_start(env)
             warm, warm_rss = app_cold_start(env)  # same store state: the keyword index is loaded from its cache
             app = {"cold_start_to_first_answer_s": round(cold, 2), "warm_start_to_first_answer_s": round(warm, 2),
-                   "peak_rss_mb": round(max(rss, warm_rss) / 1024, 1)}
+                   "peak_rss_mb": max(rss, warm_rss)}
         latency = measure_latency(settings, args.queries, args.seed)
         results = {
             "size": args.size, "seed": args.seed, "vectors": args.vectors, "files": files, "chunks": len(chunks),
