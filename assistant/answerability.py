@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["answered", "unsure", "refused"]
 SAME_VECTOR = 0.999  # cosine above which a re-embedded probe counts as the saved one (float noise across batches)
+HUB_NEIGHBOURS = 10  # neighbourhood size of CSLS (Conneau et al. 2018, "Word translation without parallel data")
 
 
 @cache
@@ -226,6 +227,14 @@ class ProbeSpace:
         """Robust z of the question's nearest probe similarity against the probes' own nearest-neighbour ones."""
         lang = language if language in self.vectors else "en"
         return self.scales[lang].z(float((self.vectors[lang] @ np.asarray(query_vector, dtype=np.float32)).max()))
+
+    def hubness(self, language: Language, passage_vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray:
+        """Each passage's mean similarity to its nearest probe questions in ``language``: how close it sits to
+        questions in general (the r_T of CSLS, with the probes standing in for a sample of questions)."""
+        lang = language if language in self.standard else "en"
+        sims = np.asarray(passage_vectors, dtype=np.float32) @ self.standard[lang].T
+        count = min(neighbours, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -count:].mean(axis=1) if count else np.zeros(len(sims), dtype=np.float32)
 
 
 @dataclass

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid (dense+BM25, RRF), dense or bm25.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    hub_correction: float = Field(
+        0.5, ge=0, le=1, description="Dense ranking by CSLS: cosine minus this share of a passage's mean similarity to its "
+        "10 nearest everyday probe questions in the question's language (0.5: CSLS as published; 0: plain cosine)."
+    )
     # answerability: relevance is in robust standard deviations above off-topic probe questions
     # (see assistant/answerability.py); the values were tuned on the dev sets named in the README.
     refuse_below: float = Field(0.5, description="Relevance under which a question is refused as off-topic.")

@@ -1,7 +1,8 @@
 """Finding the passages that answer a question, in either language.
 
 Pipeline: resolve a follow-up (``assistant.conversation``) -> read the
-question once (``assistant.query``) -> dense search (e5 in Chroma) and BM25
+question once (``assistant.query``) -> dense search (e5 in Chroma, its
+candidates ordered by CSLS, see ``Retriever._dense_order``) and BM25
 (stemmed, alias-expanded, typo-tolerant) -> weighted reciprocal-rank fusion,
 part by part for a comparison -> the top passages re-ordered by their best
 sentence (``evidence.rank_passages``) -> relevance against the off-topic calibration
@@ -144,8 +145,10 @@ class _Legs:
     dense: dict[str, float] = field(default_factory=dict)  # cosine similarity
     lexical: dict[str, float] = field(default_factory=dict)  # BM25 score
 
-    def add(self, scores: dict[str, float], weight: float, best: dict[str, float]) -> None:
-        self.rankings.append(sorted(scores, key=lambda i: -scores[i]))
+    def add(self, scores: dict[str, float], weight: float, best: dict[str, float], order: dict[str, float] | None = None) -> None:
+        """One ranking, by ``order`` when given (else by ``scores``); ``best`` keeps each passage's top score."""
+        order = order if order is not None else scores
+        self.rankings.append(sorted(scores, key=lambda i: (-order[i], i)))
         self.weights.append(weight)
         for doc_id, score in scores.items():
             best[doc_id] = max(best.get(doc_id, float("-inf")), score)
@@ -162,6 +165,7 @@ class Snapshot:
     aliases: AliasTable
     calibration: answerability.Calibration | None = None
     readable: dict[str, set[str]] = field(default_factory=dict)  # language -> ids of passages with text in it
+    hubness: dict[str, dict[str, float]] = field(default_factory=dict)  # language -> id -> ProbeSpace.hubness, filled as met
 
     @property
     def titles(self) -> list[str]:
@@ -288,7 +292,7 @@ class Retriever:
                 vector = np.asarray(self.embeddings.embed_query(dense_text))
                 found = {str(doc.id): 1.0 - float(dist)
                          for doc, dist in self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=pool)}
-                legs.add(found, 1.0, legs.dense)
+                legs.add(found, 1.0, legs.dense, order=self._dense_order(found, analysis.language, snap))
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:
@@ -297,6 +301,34 @@ class Retriever:
                 scores = {snap.bm25.ids[pos]: score for pos, score in snap.bm25.search(list(sub.terms), pool)}
                 legs.add(scores, 1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25), legs.lexical)
         return legs
+
+    def _dense_order(self, found: dict[str, float], language: str, snap: Snapshot) -> dict[str, float]:
+        """The dense candidates' cosines corrected for hubness (CSLS): cosine minus ``hub_correction`` x the
+        passage's mean similarity to its nearest probe questions in the question's language.
+
+        Some passages sit close to every question: a bilingual passage with an
+        English paragraph outranks an Arabic-only one for any English question
+        (e5 prefers its own language), a generic overview outranks the specific
+        paragraph. Cross-lingual embedding work calls these hubs and removes
+        them with CSLS (Conneau et al. 2018), which subtracts how near a
+        candidate is to queries in general; the probe bank is that sample of
+        queries, one per language, so the correction needs no corpus-specific
+        data. 0.5 is CSLS's own weight: 2 cos - r_T ranks as cos - r_T / 2
+        (the query's own term is the same for every passage). Only the order
+        changes: the cosines stay, as relevance is calibrated on them.
+        """
+        weight = self.settings.hub_correction
+        if weight <= 0 or not found:
+            return found
+        known = snap.hubness.setdefault(language, {})
+        missing = [doc_id for doc_id in found if doc_id not in known]
+        if missing:
+            got = self.store.get(ids=missing, include=["embeddings"])
+            if got["ids"]:
+                values = self.probes().hubness(language, np.asarray(got["embeddings"], dtype=np.float32))  # type: ignore[arg-type]
+                known.update(zip(got["ids"], (float(v) for v in values), strict=True))
+        unseen = max((known[i] for i in found if i in known), default=0.0)  # a passage gone meanwhile gains nothing
+        return {doc_id: cos - weight * known.get(doc_id, unseen) for doc_id, cos in found.items()}
 
     def _rerank(self, result: RetrievalResult) -> list[Hit]:
         """The fused top passages re-ordered by their best sentence for the question.

@@ -123,6 +123,35 @@ def test_keyword_leg_abstains_on_passages_it_cannot_read(built_settings) -> None
     assert abstaining["arabic-only"] > abstaining["bilingual"]  # the keyword leg could not have seen it
 
 
+def test_passages_with_english_text_are_hubs_for_english_questions(retriever) -> None:
+    """The bias CSLS removes, measured: passages with an English paragraph sit nearer English questions in general."""
+    import numpy as np
+
+    snap = retriever.snapshot()
+    got = retriever.store.get(include=["embeddings"])
+    vectors, english = np.asarray(got["embeddings"]), np.asarray([i in snap.readable["en"] for i in got["ids"]])
+    assert english.any() and (~english).any()
+    gap = {lang: (h := retriever.probes().hubness(lang, vectors))[english].mean() - h[~english].mean() for lang in ("en", "ar")}
+    assert gap["en"] > 0 and gap["en"] > gap["ar"]
+
+
+def test_dense_order_subtracts_half_the_hubness_and_keeps_the_cosines(built_settings) -> None:
+    import numpy as np
+
+    from assistant.retrieval import Retriever
+
+    engine = Retriever(built_settings)
+    snap, vector = engine.snapshot(), engine.embeddings.embed_query("Does crypto make AI training cheaper?")
+    found = {str(d.id): 1.0 - dist for d, dist in engine.store.similarity_search_by_vector_with_relevance_scores(vector, k=10)}
+    order = engine._dense_order(found, "en", snap)
+    got = engine.store.get(ids=list(found), include=["embeddings"])
+    hub = dict(zip(got["ids"], engine.probes().hubness("en", np.asarray(got["embeddings"])), strict=True))
+    assert order == pytest.approx({i: found[i] - 0.5 * hub[i] for i in found}, abs=1e-6)
+    assert sorted(order, key=order.get) != sorted(found, key=found.get)  # the correction changes this order
+    plain = Retriever(built_settings.model_copy(update={"hub_correction": 0.0}))
+    assert plain._dense_order(found, "en", plain.snapshot()) == found
+
+
 def test_bm25_postings_scores_equal_rank_bm25() -> None:
     import random
 
