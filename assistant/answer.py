@@ -212,12 +212,16 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     if writes_latin:  # and a name the passages write in Arabic letters is not unknown either
         written = _written_in_arabic(analysis.unknown_names, evidence)
         unknown = [n for n in analysis.unknown_names if n not in written]
+    settings = assistant.settings
+    weak = ((result.relevance is not None and result.relevance < settings.sure_above)
+            or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))
     return answerability.decide(
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
-        wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=assistant.settings,
+        wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=settings,
         unknown_names=unknown,
-        anchors=anchors(assistant, result, evidence) if result.relevance is not None and result.relevance < assistant.settings.sure_above else [],
+        anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
+        vocabulary=result.vocabulary,
     )
 
 

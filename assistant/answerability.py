@@ -248,7 +248,7 @@ class Decision:
 
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
            gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
-           anchors: list[str] | None = None, likeness: float | None = None) -> Decision:
+           anchors: list[str] | None = None, likeness: float | None = None, vocabulary: float | None = None) -> Decision:
     """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
 
     ``relevance`` is in probe standard deviations (see the module docstring),
@@ -262,10 +262,15 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     passages often scores low, and at most gets the "unsure" notice.
     ``likeness`` is how much the question reads like the everyday probes
     (``ProbeSpace``); such a question is off-topic unless its relevance
-    reaches ``sure_above``.
+    reaches ``sure_above``. ``vocabulary`` is the idf-weighted share of the
+    question's words the corpus uses, given only when the corpus is mostly
+    written in the question's language: a question asked with words the corpus
+    never uses (a recipe in dialect, to a corpus about GPUs) is off-topic
+    however close its vector comes, since e5 puts spoken Arabic near any Arabic text.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
-               "likeness": None if likeness is None else round(likeness, 3)}
+               "likeness": None if likeness is None else round(likeness, 3),
+               "vocabulary": None if vocabulary is None else round(vocabulary, 3)}
     if not has_hits:
         return Decision("refused", "no passage matched", signals)
     off_topic = ""
@@ -273,6 +278,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
     elif likeness is not None and likeness >= settings.everyday_above and (relevance is None or relevance < settings.sure_above):
         off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
+    elif vocabulary is not None and vocabulary < settings.min_vocabulary:
+        off_topic = f"off-topic: the documents use few of the question's words ({vocabulary:.2f} < {settings.min_vocabulary:.2f})"
     if off_topic and anchors:
         return Decision("unsure", f"weak match ({off_topic}), but the passages name " + ", ".join(anchors), signals)
     if off_topic:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     cross_script_offset: float = Field(
         1.0, description="Added to the match strength of a word in the other script (translations stand out less)."
     )
+    min_vocabulary: float = Field(
+        1 / 3, ge=0, le=1, description="A question in the corpus's main language whose words (idf-weighted) the corpus uses "
+        "less than this share of is off-topic, unless it names something the passages write."
+    )
     everyday_above: float = Field(
         0.0, description="A question reading like the everyday probes at least this much (robust z; 0: as they read like "
         "each other) is refused unless its relevance reaches SURE_ABOVE."

@@ -18,7 +18,7 @@ import numpy as np
 from rank_bm25 import BM25Plus
 from rapidfuzz import distance, process
 
-from assistant.text import normalize, terms, words
+from assistant.text import normalize, terms, word_script, words
 
 # Typo tolerance: a word of at least this many letters may be one edit (insertion,
 # deletion, substitution or swap of neighbours) away from a known word.
@@ -158,6 +158,24 @@ class BM25Index:
         self.k1, self.b, self.delta = float(k1), float(b), float(delta)
         self._sorted_vocabulary: list[str] | None = None
         self._corrections: dict[str, str | None] = {}  # lives as long as this index (one store state)
+        self._language_shares: dict[str, float] | None = None
+
+    def language_shares(self) -> dict[str, float]:
+        """Share of the indexed tokens (term frequencies, aliases included) written in Arabic and in Latin script.
+
+        What the corpus is mostly written in, by volume: a passage count would
+        call a corpus bilingual when one long Arabic article sits beside many
+        short bilingual notes.
+        """
+        if self._language_shares is None:
+            counts = {"ar": 0.0, "en": 0.0}
+            for term, (_, tfs) in self.postings.items():
+                script = word_script(term)
+                if script:
+                    counts[script] += float(tfs.sum())
+            total = sum(counts.values())
+            self._language_shares = {lang: (n / total if total else 0.0) for lang, n in counts.items()}
+        return self._language_shares
 
     def to_arrays(self) -> BM25Arrays:
         """The index as flat arrays (see ``BM25Arrays``), for saving."""

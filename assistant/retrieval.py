@@ -86,6 +86,7 @@ class RetrievalResult:
     analysis: QueryAnalysis
     hits: list[Hit] = field(default_factory=list)
     relevance: float | None = None  # robust z against the off-topic probes (None: not computed, e.g. bm25 mode)
+    vocabulary: float | None = None  # idf share of the question's words the corpus uses; None: not its main language
     query_vector: np.ndarray | None = None
     part_vectors: list[np.ndarray] = field(default_factory=list)
 
@@ -263,6 +264,8 @@ class Retriever:
         if not snap.docs or not analysis.terms and not query.strip():
             return result
 
+        if analysis.terms and snap.bm25.language_shares().get(analysis.language, 0.0) >= 0.5:
+            result.vocabulary = lexical_weight(list(analysis.terms), snap.bm25)
         legs = self._legs(analysis, snap, mode, max(POOL_FACTOR * k, MIN_POOL), result)
         readable = snap.readable.get(analysis.language, set())
         ranked = self._fuse(legs.rankings, legs.weights, legs.dense, legs.lexical, mode, parts=len(analysis.parts), readable=readable)

@@ -144,14 +144,18 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return out
 
 
+def word_script(word: str) -> Literal["ar", "en", ""]:
+    """"ar" for a word with Arabic letters, "en" for one with Latin letters, "" for neither (digits, symbols)."""
+    return "ar" if _ARABIC_LETTER.search(word) else "en" if _LATIN_LETTER.search(word) else ""
+
+
 def script_counts(text: str) -> tuple[int, int]:
     """Number of words written in Arabic script and in Latin script."""
     arabic = latin = 0
     for word in _WORD.findall(text):
-        if _ARABIC_LETTER.search(word):
-            arabic += 1
-        elif _LATIN_LETTER.search(word):
-            latin += 1
+        script = word_script(word)
+        arabic += script == "ar"
+        latin += script == "en"
     return arabic, latin
 
 

@@ -48,10 +48,14 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
     ({"relevance": 1.0, "coverage": 0.5, "uncovered": ["heat"]}, "unsure"),
     ({"relevance": 1.0}, "unsure"),
     ({"relevance": 5.0}, "answered"),
+    ({"relevance": 2.5, "vocabulary": 0.1}, "refused"),  # asked with words the documents never use
+    ({"relevance": 2.5, "vocabulary": 0.1, "anchors": ["Akash"]}, "unsure"),
+    ({"relevance": 5.0, "vocabulary": 0.6}, "answered"),
+    ({"relevance": 5.0, "vocabulary": None}, "answered"),  # another language than the documents': not judged so
 ])
 def test_decision_table(kwargs: dict, status: str) -> None:
     values = {"has_hits": True, "coverage": 1.0, "uncovered": [], "wants": None, "gives_wanted": True, **kwargs}
-    settings = Settings(_env_file=None, refuse_below=0.5, sure_above=1.5, min_coverage=0.5, everyday_above=0.0)
+    settings = Settings(_env_file=None, refuse_below=0.5, sure_above=1.5, min_coverage=0.5, everyday_above=0.0, min_vocabulary=0.3)
     decision = decide(values.pop("relevance"), settings=settings, **values)
     assert decision.status == status and (status == "answered") == (decision.reason == "")
 
@@ -163,6 +167,22 @@ def test_off_topic_questions_are_refused_naming_what_the_corpus_covers(assistant
     assert response.status == "refused" and not response.citations
     titles = assistant.retriever.snapshot().titles
     assert titles[0] in response.answer  # the corpus's own titles, not a hard-coded list
+
+
+@pytest.mark.parametrize("question", ["كيفاش نطيب الكسكس ديال الجمعة؟", "شلون أصلّح الحنفية اللي تنقط؟"])
+def test_spoken_arabic_in_words_the_documents_never_use_is_refused(assistant, question: str) -> None:
+    """e5 puts spoken Arabic near any Arabic text; the documents' own vocabulary tells it is off-topic."""
+    response = answer(assistant, question)
+    assert response.status == "refused" and "few of the question's words" in response.reason, response.signals
+    assert response.signals["vocabulary"] < assistant.settings.min_vocabulary
+
+
+def test_vocabulary_is_judged_only_in_the_documents_main_language(assistant) -> None:
+    """The shipped corpus is mostly Arabic: an English question is not judged by the English words it uses."""
+    shares = assistant.retriever.snapshot().bm25.language_shares()
+    assert shares["ar"] > 0.5 > shares["en"] > 0 and shares["ar"] + shares["en"] == pytest.approx(1.0)
+    assert answer(assistant, "Which sectors do AI applications in crypto improve?").signals["vocabulary"] is None
+    assert answer(assistant, "على ماذا تركز منصة رندر؟").signals["vocabulary"] >= assistant.settings.min_vocabulary
 
 
 def test_refusal_text_follows_the_corpus(tmp_path) -> None:
