@@ -209,9 +209,12 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     # A Latin name the index lacks counts only where the passages found write names in Latin themselves.
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
     unknown: list[str] = []
-    if writes_latin:  # and a name the passages write in Arabic letters is not unknown either
+    if writes_latin:  # and a name the passages write in Arabic letters, or translate, is not unknown either
         written = _written_in_arabic(analysis.unknown_names, evidence)
         unknown = [n for n in analysis.unknown_names if n not in written]
+        if unknown and evidence.candidates:
+            strengths = word_strengths(unknown, evidence.candidates, assistant.vectors, assistant.settings.cross_script_offset)
+            unknown = [n for n, row in zip(unknown, strengths, strict=True) if row.max() < assistant.settings.name_anchor_z]
     settings = assistant.settings
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)
             or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))

@@ -185,6 +185,24 @@ def test_vocabulary_is_judged_only_in_the_documents_main_language(assistant) -> 
     assert answer(assistant, "على ماذا تركز منصة رندر؟").signals["vocabulary"] >= assistant.settings.min_vocabulary
 
 
+def test_a_capitalized_word_the_passages_translate_is_not_called_never_mentioned(tmp_path, assistant) -> None:
+    """ "European" is written أوروبية in Arabic Wikipedia's Spain article; "Dogecoin" has no counterpart in our corpus."""
+    import shutil
+    from pathlib import Path
+
+    from assistant.indexing import run_ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / "arcd-077.md", corpus)  # Spain; it writes some Latin
+    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
+    run_ingest(settings, progress=False, log=lambda message: None)
+    europe = answer(Assistant(settings), "Which European countries border Spain?")
+    assert "European" in europe.query and "European" not in europe.reason and europe.status != "refused"
+    doge = answer(assistant, "Does Akash Network accept Dogecoin for its leases?")
+    assert doge.status == "unsure" and "Dogecoin" in doge.reason, doge.reason
+
+
 def test_refusal_text_follows_the_corpus(tmp_path) -> None:
     """Another corpus: the refusal names its documents, not the projects of ours."""
     from assistant.indexing import run_ingest
