@@ -264,9 +264,14 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     (``ProbeSpace``); such a question is off-topic unless its relevance
     reaches ``sure_above``. ``vocabulary`` is the idf-weighted share of the
     question's words the corpus uses, given only when the corpus is mostly
-    written in the question's language: a question asked with words the corpus
-    never uses (a recipe in dialect, to a corpus about GPUs) is off-topic
-    however close its vector comes, since e5 puts spoken Arabic near any Arabic text.
+    written in the question's language: a weakly matched question asked with
+    words the corpus never uses (a recipe in dialect, to a corpus about GPUs)
+    is off-topic. A strong match alone is not: a question paraphrasing the
+    documents in its own words uses few of theirs too. Spoken Arabic defeats
+    the relevance scale (e5 puts it near any Arabic text: a couscous recipe in
+    Maghrebi Arabic matches a corpus about GPUs at relevance 2), so when a
+    question both reads like the everyday probes and uses few of the
+    documents' words, it is off-topic however strong the match.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3),
@@ -274,11 +279,17 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     if not has_hits:
         return Decision("refused", "no passage matched", signals)
     off_topic = ""
+    weak = relevance is None or relevance < settings.sure_above
+    everyday = likeness is not None and likeness >= settings.everyday_above
+    foreign = vocabulary is not None and vocabulary < settings.min_vocabulary
     if relevance is not None and relevance < settings.refuse_below:
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
-    elif likeness is not None and likeness >= settings.everyday_above and (relevance is None or relevance < settings.sure_above):
+    elif everyday and foreign:  # two independent signs agree: the match itself is not trusted
+        off_topic = (f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and the documents use few of the "
+                     f"question's words ({vocabulary:.2f})")
+    elif everyday and weak:
         off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
-    elif vocabulary is not None and vocabulary < settings.min_vocabulary:
+    elif foreign and weak:
         off_topic = f"off-topic: the documents use few of the question's words ({vocabulary:.2f} < {settings.min_vocabulary:.2f})"
     if off_topic and anchors:
         return Decision("unsure", f"weak match ({off_topic}), but the passages name " + ", ".join(anchors), signals)

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     )
     min_vocabulary: float = Field(
         1 / 3, ge=0, le=1, description="A question in the corpus's main language whose words (idf-weighted) the corpus uses "
-        "less than this share of is off-topic, unless it names something the passages write."
+        "less than this share of is off-topic when its relevance is under SURE_ABOVE or it reads like the everyday probes, "
+        "unless it names something the passages write."
     )
     everyday_above: float = Field(
         0.0, description="A question reading like the everyday probes at least this much (robust z; 0: as they read like "

@@ -48,8 +48,10 @@ def test_relevance_averages_query_and_passage_views_per_language() -> None:
     ({"relevance": 1.0, "coverage": 0.5, "uncovered": ["heat"]}, "unsure"),
     ({"relevance": 1.0}, "unsure"),
     ({"relevance": 5.0}, "answered"),
-    ({"relevance": 2.5, "vocabulary": 0.1}, "refused"),  # asked with words the documents never use
-    ({"relevance": 2.5, "vocabulary": 0.1, "anchors": ["Akash"]}, "unsure"),
+    ({"relevance": 1.0, "vocabulary": 0.1, "likeness": -2.0}, "refused"),  # weak, in words the documents never use
+    ({"relevance": 1.0, "vocabulary": 0.1, "anchors": ["Akash"]}, "unsure"),
+    ({"relevance": 5.0, "vocabulary": 0.1}, "answered"),  # a paraphrase in the user's own words, matched strongly
+    ({"relevance": 5.0, "vocabulary": 0.1, "likeness": 0.5}, "refused"),  # everyday talk in words the documents never use
     ({"relevance": 5.0, "vocabulary": 0.6}, "answered"),
     ({"relevance": 5.0, "vocabulary": None}, "answered"),  # another language than the documents': not judged so
 ])
