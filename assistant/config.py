@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         1.0, description="Added to the match strength of a word in the other script (translations stand out less)."
     )
     min_vocabulary: float = Field(
-        1 / 3, ge=0, le=1, description="A question in the corpus's main language whose words (idf-weighted) the corpus uses "
+        0.33, ge=0, le=1, description="A question in the corpus's main language whose words (idf-weighted) the corpus uses "
         "less than this share of is off-topic when its relevance is under SURE_ABOVE or it reads like the everyday probes, "
         "unless it names something the passages write."
     )
