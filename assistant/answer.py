@@ -187,14 +187,18 @@ def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -
     corpus about GPUs finds nothing that stands out that far.
     """
     analysis = result.analysis
-    found = list(analysis.names)
-    if analysis.proper and evidence.candidates:
-        settings = assistant.settings
-        strengths = word_strengths(analysis.proper, evidence.candidates, assistant.vectors, settings.cross_script_offset)
-        written = _written_in_arabic(analysis.proper, evidence)
-        found += [name for name, row in zip(analysis.proper, strengths, strict=True)
-                  if row.max() >= settings.name_anchor_z or name in written]
-    return found
+    mentioned = _mentioned(assistant, analysis.proper, evidence)
+    return list(analysis.names) + [name for name in analysis.proper if name in mentioned]
+
+
+def _mentioned(assistant: Assistant, names: Sequence[str], evidence: Evidence) -> set[str]:
+    """The names the candidate passages write in Arabic letters or match at ``name_anchor_z`` (a translation)."""
+    if not names or not evidence.candidates:
+        return set()
+    settings = assistant.settings
+    strengths = word_strengths(list(names), evidence.candidates, assistant.vectors, settings.cross_script_offset)
+    written = _written_in_arabic(names, evidence)
+    return {name for name, row in zip(names, strengths, strict=True) if row.max() >= settings.name_anchor_z or name in written}
 
 
 def _written_in_arabic(names: Sequence[str], evidence: Evidence) -> set[str]:
@@ -210,11 +214,8 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
     unknown: list[str] = []
     if writes_latin:  # and a name the passages write in Arabic letters, or translate, is not unknown either
-        written = _written_in_arabic(analysis.unknown_names, evidence)
-        unknown = [n for n in analysis.unknown_names if n not in written]
-        if unknown and evidence.candidates:
-            strengths = word_strengths(unknown, evidence.candidates, assistant.vectors, assistant.settings.cross_script_offset)
-            unknown = [n for n, row in zip(unknown, strengths, strict=True) if row.max() < assistant.settings.name_anchor_z]
+        mentioned = _mentioned(assistant, analysis.unknown_names, evidence)
+        unknown = [n for n in analysis.unknown_names if n not in mentioned]
     settings = assistant.settings
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)
             or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))
