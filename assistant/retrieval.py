@@ -149,7 +149,7 @@ class _Legs:
     def add(self, scores: dict[str, float], weight: float, best: dict[str, float], order: dict[str, float] | None = None) -> None:
         """One ranking, by ``order`` when given (else by ``scores``); ``best`` keeps each passage's top score."""
         order = order if order is not None else scores
-        self.rankings.append(sorted(scores, key=lambda i: (-order[i], i)))
+        self.rankings.append(sorted(scores, key=lambda i: -order[i]))  # stable: ties keep the leg's own order
         self.weights.append(weight)
         for doc_id, score in scores.items():
             best[doc_id] = max(best.get(doc_id, float("-inf")), score)
