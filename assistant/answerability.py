@@ -12,7 +12,12 @@ topic for this corpus, with this embedder" looks like. A question's
 standard deviations (median and MAD, so a few probes that happen to be on
 topic for some corpus do not move the scale). Each question is scored twice,
 embedded as a query and as a passage, and the two z-scores averaged: the two
-views err differently across languages.
+views err differently across languages. On the query side the score is CSLS,
+as in the dense ranking (``query_score``): a passage that sits near every
+question (a bilingual note, for any English question) raises the probes' best
+score as much as a real question's, which squeezes the z of an English
+question over Arabic passages; discounting that pull on both sides of the
+comparison gives the on-topic question its distance back.
 
 Relevance alone lets through an off-topic question that happens to share
 words with some passage, and an English question over Arabic passages scores
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 Status = Literal["answered", "unsure", "refused"]
 SAME_VECTOR = 0.999  # cosine above which a re-embedded probe counts as the saved one (float noise across batches)
 HUB_NEIGHBOURS = 10  # neighbourhood size of CSLS (Conneau et al. 2018, "Word translation without parallel data")
+RELEVANCE_POOL = 20  # relevance takes the best CSLS score among this many nearest passages by cosine (= MIN_POOL)
 
 
 @cache
@@ -122,6 +128,7 @@ class Calibration:
     scales: dict[str, dict[str, Scale]] = field(default_factory=dict)  # language -> mode -> Scale
     probes: int = 0
     bank: str = ""  # probe_bank_id() of the bank it was measured with
+    query_score: str = "cosine"  # query_score() of the hub correction it was measured with
 
     def relevance(self, language: Language, best_as_query: float, best_as_passage: float) -> float:
         """Mean robust z-score of the two best similarities against the off-topic probes."""
@@ -130,6 +137,7 @@ class Calibration:
 
     def to_json(self) -> str:
         return json.dumps({"state": self.state, "embedder": self.embedder, "probes": self.probes, "bank": self.bank,
+                           "query_score": self.query_score,
                            "scales": {lang: {mode: asdict(s) for mode, s in modes.items()} for lang, modes in self.scales.items()}})
 
     @classmethod
@@ -140,7 +148,7 @@ class Calibration:
             data = json.loads(raw)
             scales = {lang: {mode: Scale(**s) for mode, s in modes.items()} for lang, modes in data["scales"].items()}
             return cls(state=data["state"], embedder=data["embedder"], scales=scales, probes=int(data.get("probes", 0)),
-                       bank=str(data.get("bank", "")))
+                       bank=str(data.get("bank", "")), query_score=str(data.get("query_score", "cosine")))
         except (ValueError, KeyError, TypeError):
             return None  # written by another version: recalibrate
 
@@ -151,20 +159,34 @@ def embedder_id(embeddings: Any) -> str:
     return f"{signature['embedder_backend']}:{signature['embedder_model']}"
 
 
-def recorded(raw: str | None, state: str, embedder: str) -> Calibration | None:
-    """The recorded calibration if it was measured on this store state, with this embedder and this probe bank."""
+def query_score(hub_correction: float) -> str:
+    """Names how the query side of relevance is scored, so a calibration measured another way is measured again."""
+    return f"csls:{hub_correction:g}:{HUB_NEIGHBOURS}:{RELEVANCE_POOL}" if hub_correction > 0 else "cosine"
+
+
+def best_csls(cosines: np.ndarray, hubs: np.ndarray, hub_correction: float) -> float:
+    """The best CSLS score (cosine minus ``hub_correction`` x hubness) among a question's nearest passages."""
+    return float((np.asarray(cosines, dtype=float) - hub_correction * np.asarray(hubs, dtype=float)).max())
+
+
+def recorded(raw: str | None, state: str, embedder: str, hub_correction: float = 0.0) -> Calibration | None:
+    """The recorded calibration if it was measured on this store state, with this embedder, this probe bank
+    and this query score."""
     calibration = Calibration.from_json(raw)
-    if calibration is None or (calibration.state, calibration.embedder, calibration.bank) != (state, embedder, probe_bank_id()):
+    expected = (state, embedder, probe_bank_id(), query_score(hub_correction))
+    if calibration is None or (calibration.state, calibration.embedder, calibration.bank, calibration.query_score) != expected:
         return None
     return calibration
 
 
-def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str) -> Calibration:
+def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str,
+              hub_correction: float = 0.0) -> Calibration:
     """Scales from the probes' best similarities: ``{language: {"query": [...], "passage": [...]}}``."""
     scales = {lang: {mode: Scale.of(np.asarray(values, dtype=float)) for mode, values in modes.items()}
               for lang, modes in best_similarities.items()}
     probes = max((len(v) for modes in best_similarities.values() for v in modes.values()), default=0)
-    return Calibration(state=state, embedder=embedder, scales=scales, probes=probes, bank=probe_bank_id())
+    return Calibration(state=state, embedder=embedder, scales=scales, probes=probes, bank=probe_bank_id(),
+                       query_score=query_score(hub_correction))
 
 
 class ProbeSpace:
@@ -228,11 +250,18 @@ class ProbeSpace:
         lang = language if language in self.vectors else "en"
         return self.scales[lang].z(float((self.vectors[lang] @ np.asarray(query_vector, dtype=np.float32)).max()))
 
-    def hubness(self, language: Language, passage_vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray:
+    def hubness(self, language: Language, passage_vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS,
+                exclude: int | None = None) -> np.ndarray:
         """Each passage's mean similarity to its nearest probe questions in ``language``: how close it sits to
-        questions in general (the r_T of CSLS, with the probes standing in for a sample of questions)."""
+        questions in general (the r_T of CSLS, with the probes standing in for a sample of questions).
+
+        ``exclude`` leaves out one probe (a row of ``standard``): scoring a
+        probe against hubness it helped measure would lower its own score.
+        """
         lang = language if language in self.standard else "en"
         sims = np.asarray(passage_vectors, dtype=np.float32) @ self.standard[lang].T
+        if exclude is not None:
+            sims = np.delete(sims, exclude, axis=1)
         count = min(neighbours, sims.shape[1])
         return np.sort(sims, axis=1)[:, -count:].mean(axis=1) if count else np.zeros(len(sims), dtype=np.float32)
 
@@ -306,19 +335,28 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     return Decision("answered", "", signals)
 
 
-def measure(collection: Any, embeddings: Any, state: str, embedder: str, probes: ProbeSpace | None = None) -> Calibration:
-    """Run the probe bank against a Chroma collection: each probe's best similarity, both ways.
+def measure(collection: Any, embeddings: Any, state: str, embedder: str, probes: ProbeSpace | None = None,
+            hub_correction: float = 0.0) -> Calibration:
+    """Run the probe bank against a Chroma collection: each probe's best score, both ways.
 
     One batched query per language and side; the vectors come from the same
-    embedder as the passages (``embed_query`` and ``embed_documents``); the
-    query side is taken from ``probes`` when given (the same vectors).
+    embedder as the passages (``embed_query`` and ``embed_documents``). As a
+    passage, a probe's best cosine; as a query, its best CSLS score among its
+    ``RELEVANCE_POOL`` nearest passages, as ``Retriever`` scores a question,
+    with each passage's hubness measured without that probe.
     """
+    probes = probes if probes is not None else ProbeSpace.embed(embeddings)
     best: dict[str, dict[str, list[float]]] = {}
     for language, questions in probe_questions(registers=False).items():
-        as_query = probes.standard[language].tolist() if probes is not None else embeddings.embed_queries(list(questions))
-        sides = {"query": as_query, "passage": embeddings.embed_documents(list(questions))}
-        best[language] = {}
-        for side, vectors in sides.items():
-            found = collection.query(query_embeddings=vectors, n_results=1, include=["distances"])
-            best[language][side] = [1.0 - float(d[0]) for d in found["distances"] if d]  # cosine distance -> similarity
-    return calibrate(best, state, embedder)
+        found = collection.query(query_embeddings=probes.standard[language].tolist(), n_results=RELEVANCE_POOL,
+                                 include=["distances", "embeddings"])
+        as_query = []
+        for row, (distances, vectors) in enumerate(zip(found["distances"], found["embeddings"], strict=True)):
+            if len(distances):
+                hubs = probes.hubness(language, np.asarray(vectors, dtype=np.float32), exclude=row) if hub_correction > 0 \
+                    else np.zeros(len(distances))
+                as_query.append(best_csls(1.0 - np.asarray(distances, dtype=float), hubs, hub_correction))
+        passages = collection.query(query_embeddings=embeddings.embed_documents(list(questions)), n_results=1, include=["distances"])
+        best[language] = {"query": as_query,
+                          "passage": [1.0 - float(d[0]) for d in passages["distances"] if len(d)]}  # cosine distance -> similarity
+    return calibrate(best, state, embedder, hub_correction)

@@ -372,13 +372,13 @@ def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:
 
     state = store_mod.store_state(settings) or ""
     embedder = answerability.embedder_id(embeddings)
-    if answerability.recorded(store_mod.read_calibration(settings), state, embedder) is not None:
+    if answerability.recorded(store_mod.read_calibration(settings), state, embedder, settings.hub_correction) is not None:
         return
     collection = store_mod.get_collection(settings)
     if collection is None or not collection.count():
         return
     probes = answerability.ProbeSpace.load_or_embed(embeddings, answerability.probe_cache_path(settings))
-    store_mod.write_calibration(settings, answerability.measure(collection, embeddings, state, embedder, probes).to_json())
+    store_mod.write_calibration(settings, answerability.measure(collection, embeddings, state, embedder, probes, settings.hub_correction).to_json())
 
 
 def ensure_store(settings: Settings, log: Callable[[str], None] = print) -> IngestSummary | None:

@@ -145,6 +145,7 @@ class _Legs:
     weights: list[float] = field(default_factory=list)
     dense: dict[str, float] = field(default_factory=dict)  # cosine similarity
     lexical: dict[str, float] = field(default_factory=dict)  # BM25 score
+    query_scores: list[float] = field(default_factory=list)  # per dense leg, its best CSLS score (relevance's query side)
 
     def add(self, scores: dict[str, float], weight: float, best: dict[str, float], order: dict[str, float] | None = None) -> None:
         """One ranking, by ``order`` when given (else by ``scores``); ``best`` keeps each passage's top score."""
@@ -224,19 +225,29 @@ class Retriever:
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""
         embedder = answerability.embedder_id(self.embeddings)
-        recorded = answerability.recorded(store_mod.read_calibration(self.settings), state, embedder)
-        return recorded or answerability.measure(collection, self.embeddings, state, embedder, self.probes())
+        hub = self.settings.hub_correction
+        recorded = answerability.recorded(store_mod.read_calibration(self.settings), state, embedder, hub)
+        return recorded or answerability.measure(collection, self.embeddings, state, embedder, self.probes(), hub)
 
     # -- search ----------------------------------------------------------
     def relevance(self, query: str, language: str, snap: Snapshot | None = None) -> float:
         """How far the corpus's best match for ``query`` stands above off-topic questions (probe z-score)."""
         snap = snap or self.snapshot()
         as_query = np.asarray(self.embeddings.embed_query(query))
-        best_q = self._best_similarity(as_query)
+        found = {str(doc.id): 1.0 - float(dist) for doc, dist in
+                 self.store.similarity_search_by_vector_with_relevance_scores(as_query.tolist(), k=answerability.RELEVANCE_POOL)}
+        best_q = self._best_query_score(found, self._dense_order(found, language, snap))
         if snap.calibration is None:
             return best_q
         as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
         return snap.calibration.relevance(language, best_q, self._best_similarity(as_passage))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _best_query_score(found: dict[str, float], order: dict[str, float]) -> float:
+        """The query side of relevance: the best CSLS score (``order``) among the nearest passages by cosine,
+        as the calibration scored the probes (``answerability.measure``)."""
+        nearest = sorted(found, key=lambda i: -found[i])[:answerability.RELEVANCE_POOL]
+        return max((order[i] for i in nearest), default=0.0)
 
     def _best_similarity(self, vector: np.ndarray) -> float:
         found = self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
@@ -278,7 +289,7 @@ class Retriever:
         if any(h.dense is None for h in result.hits):
             self._fill_dense_scores(result.hits, result.query_vector)
         if mode != "bm25" and snap.calibration is not None:
-            best_q = max(legs.dense.values(), default=0.0)
+            best_q = max(legs.query_scores, default=0.0)
             as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
             result.relevance = snap.calibration.relevance(analysis.language, best_q, self._best_similarity(as_passage))
         return result
@@ -295,7 +306,9 @@ class Retriever:
                 vector = np.asarray(self.embeddings.embed_query(dense_text))
                 found = {str(doc.id): 1.0 - float(dist)
                          for doc, dist in self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=pool)}
-                legs.add(found, 1.0, legs.dense, order=self._dense_order(found, analysis.language, snap))
+                order = self._dense_order(found, analysis.language, snap)
+                legs.add(found, 1.0, legs.dense, order=order)
+                legs.query_scores.append(self._best_query_score(found, order))
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:
@@ -318,7 +331,8 @@ class Retriever:
         queries, one per language, so the correction needs no corpus-specific
         data. 0.5 is CSLS's own weight: 2 cos - r_T ranks as cos - r_T / 2
         (the query's own term is the same for every passage). Only the order
-        changes: the cosines stay, as relevance is calibrated on them.
+        changes here: the cosines stay for fusion and display; relevance takes its
+        query side from these scores (``_best_query_score``), calibrated the same way.
         """
         weight = self.settings.hub_correction
         if weight <= 0 or not found:

@@ -88,12 +88,36 @@ def test_a_calibration_measured_with_another_probe_bank_is_measured_again() -> N
     assert recorded(cal.to_json(), "s", "e") == cal
     assert recorded(replace(cal, bank="an older bank").to_json(), "s", "e") is None
     assert recorded(cal.to_json(), "another state", "e") is None
+    assert recorded(cal.to_json(), "s", "e", hub_correction=0.5) is None  # measured with cosines, used with CSLS
+    csls = calibrate({"en": {"query": [0.7, 0.72], "passage": [0.8, 0.82]}}, state="s", embedder="e", hub_correction=0.5)
+    assert recorded(csls.to_json(), "s", "e", hub_correction=0.5) == csls and recorded(csls.to_json(), "s", "e") is None
+
+
+def test_the_query_side_is_calibrated_with_the_score_retrieval_gives_a_question(built_settings) -> None:
+    """CSLS on the probes, each against hubness measured without it; 0 gives back the best cosine."""
+    from assistant.answerability import RELEVANCE_POOL, ProbeSpace, measure
+    from assistant.embeddings import get_embeddings
+
+    embeddings = get_embeddings(built_settings)
+    collection = store_mod.get_collection(built_settings)
+    probes = ProbeSpace.embed(embeddings)
+    plain = measure(collection, embeddings, "s", "e", probes, hub_correction=0.0)
+    csls = measure(collection, embeddings, "s", "e", probes, hub_correction=0.5)
+    assert (plain.query_score, csls.query_score) == ("cosine", f"csls:0.5:10:{RELEVANCE_POOL}")
+    passages = np.asarray(collection.get(include=["embeddings"])["embeddings"][:5], dtype=np.float32)
+    nearest = int(np.argmax(passages[0] @ probes.standard["en"].T))  # surely among the first passage's 10 nearest probes
+    loo = probes.hubness("en", passages, exclude=nearest)
+    everyone = probes.hubness("en", passages)
+    assert np.all(loo <= everyone + 1e-6) and loo[0] < everyone[0]
+    assert plain.scales["en"]["query"].median > csls.scales["en"]["query"].median  # hubness is subtracted
+    assert plain.scales["en"]["passage"] == csls.scales["en"]["passage"]  # the passage side stays cosine
 
 
 def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) -> None:
     recorded = Calibration.from_json(store_mod.read_calibration(built_settings))
     assert recorded is not None and recorded.state == store_mod.store_state(built_settings)
     assert recorded.probes == len(probe_questions(registers=False)["en"]) and set(recorded.scales) == {"en", "ar"}
+    assert recorded.query_score.startswith("csls:0.5:")  # the default HUB_CORRECTION
 
 
 def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_path) -> None:
@@ -247,7 +271,13 @@ def test_dev_set_floors(built_settings, assistant) -> None:
 
 
 def test_a_corpus_we_did_not_write_with_english_questions(tmp_path) -> None:
-    """ARCD dev (Arabic Wikipedia), English questions: found, and refused only when off-topic."""
+    """ARCD dev (Arabic Wikipedia), English questions: found, and refused only when off-topic.
+
+    One Egyptian-Arabic recipe question of the five off-topic ones is answered
+    since relevance is CSLS (its best passage is on Egypt, at relevance 1.8
+    while reading like everyday talk; answerable dev questions that read so
+    sit at 1.77-1.93 too): no relevance threshold separates them.
+    """
     from assistant.evaluation import eval_store, run_eval
     from conftest import ROOT, make_settings
 
@@ -256,8 +286,9 @@ def test_a_corpus_we_did_not_write_with_english_questions(tmp_path) -> None:
     report = run_eval(settings, [arcd / "en-dev.jsonl", arcd / "unanswerable-dev.jsonl"], k=5)
     summary = report["summary"]
     assert summary["by_lang"]["en"]["recall@5"] >= 0.85, summary["by_lang"]["en"]
-    assert summary["status"]["answerable_by_lang"]["en"]["refused"] <= 0.15
-    assert summary["status"]["unanswerable_by_kind"]["off-topic"]["answered"] == 0.0
+    assert summary["status"]["answerable_by_lang"]["en"]["refused"] <= 0.03
+    assert summary["status"]["answerable_by_lang"]["en"]["answered"] >= 0.6
+    assert summary["status"]["unanswerable_by_kind"]["off-topic"]["answered"] <= 0.2
 
 
 class _HashedEmbedder:
