@@ -16,7 +16,6 @@ from assistant.embeddings import EmbeddingError
 from assistant.indexing import IngestError, ensure_store
 from assistant.llm import backend_label
 from assistant.store import StoreError
-from assistant.ui import exposure_warning, launch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     except (IngestError, StoreError, EmbeddingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    assistant.warm_up()
+    # Imported here, not at the top: gradio takes about 2 s to import, and the warm-up
+    # (keyword index, calibration, embedder) runs meanwhile instead of after it.
+    from assistant.ui import exposure_warning, launch
+
     warning = exposure_warning(settings)
     if warning:
         print(warning, file=sys.stderr)

@@ -94,6 +94,19 @@ class Assistant:
         self._llm = llm
         self._llm_error: LLMError | None = None
         self._llm_lock = threading.Lock()  # an in-process llama.cpp context is not re-entrant
+        self._warming: threading.Thread | None = None
+
+    def warm_up(self) -> threading.Thread:
+        """Start loading what the first question needs in the background, once per process.
+
+        The app starts it before importing the web UI (2 s of imports), so the
+        two overlap instead of the first person waiting for both.
+        """
+        with self._llm_lock:
+            if self._warming is None:
+                self._warming = threading.Thread(target=self.retriever.warm_up, name="warm-up", daemon=True)
+                self._warming.start()
+            return self._warming
 
     @property
     def vectors(self) -> VectorCache:

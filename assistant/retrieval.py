@@ -15,6 +15,7 @@ loads it instead of tokenizing every passage again.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,8 +38,9 @@ from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
 from assistant.text import detect_language
 
+log = logging.getLogger(__name__)
 POOL_FACTOR = 4  # each leg returns this many times k candidates, so fusion can promote a passage one leg ranks low
-MIN_POOL = 20
+MIN_POOL = 20  # = answerability.RELEVANCE_POOL: relevance looks at the nearest 20 whatever k
 
 
 @dataclass
@@ -197,6 +199,16 @@ class Retriever:
             if self._probes is None:
                 self._probes = answerability.ProbeSpace.load_or_embed(self.embeddings, answerability.probe_cache_path(self.settings))
             return self._probes
+
+    def warm_up(self) -> None:
+        """Load what the first question needs: probe vectors, the store's snapshot (keyword index,
+        calibration), the embedder's weights. Errors are left for that question to report."""
+        try:
+            self.probes()
+            self.snapshot()
+            self.embeddings.embed_query("warm-up")
+        except Exception as exc:  # noqa: BLE001 - a warm-up never stops a start
+            log.info("Warm-up stopped (%s: %s); the first question will load what is missing.", type(exc).__name__, exc)
 
     @property
     def store(self):  # -> langchain_chroma.Chroma

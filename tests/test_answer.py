@@ -141,3 +141,17 @@ def test_guard_checks_names_and_numbers_against_the_cited_passage(built_settings
     response = answer(_assistant(built_settings, FakeListChatModel(responses=[reply])), "Which blockchain did Render Network move to?")
     assert response.citations and "Render" in response.citations[0].text
     assert bool(response.unsupported) is flagged, response.unsupported
+
+
+def test_warm_up_loads_the_store_once_in_the_background_before_any_question(built_settings, monkeypatch) -> None:
+    """app.py starts it before importing the web UI; the first question then finds the snapshot built."""
+    built: list[str] = []
+    build = Retriever._build_snapshot
+    monkeypatch.setattr(Retriever, "_build_snapshot", lambda self, state: built.append(state) or build(self, state))
+    assistant = Assistant(built_settings)
+    thread = assistant.warm_up()
+    assert assistant.warm_up() is thread  # once per process
+    thread.join(120)
+    assert not thread.is_alive() and len(built) == 1  # built by the warm-up, no question asked yet
+    assert answer(assistant, "What is Akash Network?").status == "answered"
+    assert len(built) == 1

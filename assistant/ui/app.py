@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -287,9 +286,9 @@ def launch(settings: Settings, assistant: Assistant | None = None, *, share: boo
            block: bool = True) -> gr.Blocks:
     """Queue, optional login, launch; returns the Blocks (already serving when ``block`` is False)."""
     assistant = assistant or build_assistant(settings)
-    # The everyday probe questions are embedded once per process (a few hundred short texts):
-    # do it while the page loads, not while the first person waits for an answer.
-    threading.Thread(target=assistant.retriever.probes, name="warm-probes", daemon=True).start()
+    # Probe vectors, keyword index, calibration and embedder load while the page is built, not while
+    # the first person waits for an answer (app.py has usually started this already).
+    assistant.warm_up()
     demo = build_ui(settings, assistant, allow_reingest)
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=256)
     auth = (settings.app_username, settings.app_password) if settings.app_username and settings.app_password else None
