@@ -8,16 +8,17 @@ ingest, a bank of everyday questions that no particular corpus is about
 (``data/probes.jsonl``, the same questions in Arabic and English) is run
 against the store; their best similarities, per language, are what "off
 topic for this corpus, with this embedder" looks like. A question's
-*relevance* is how far its own best similarity stands above that, in robust
+*relevance* is how far its own best score stands above that, in robust
 standard deviations (median and MAD, so a few probes that happen to be on
-topic for some corpus do not move the scale). Each question is scored twice,
-embedded as a query and as a passage, and the two z-scores averaged: the two
-views err differently across languages. On the query side the score is CSLS,
-as in the dense ranking (``query_score``): a passage that sits near every
-question (a bilingual note, for any English question) raises the probes' best
-score as much as a real question's, which squeezes the z of an English
-question over Arabic passages; discounting that pull on both sides of the
-comparison gives the on-topic question its distance back.
+topic for some corpus do not move the scale). The score is CSLS, as in the
+dense ranking (``query_score``): a passage that sits near every question (a
+bilingual note, for any English question) raises the probes' best cosine as
+much as a real question's, which squeezed the z of an English question over
+Arabic passages; discounting that pull on both sides of the comparison gives
+the on-topic question its distance back. (Earlier versions also scored the
+question embedded as a passage and averaged the two z-scores; with CSLS that
+second view no longer helped on the dev sets and cost an embedding and a
+search per question.)
 
 Relevance alone lets through an off-topic question that happens to share
 words with some passage, and an English question over Arabic passages scores
@@ -121,24 +122,22 @@ class Scale:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Off-topic reference scores of one store state: per language, as query and as passage."""
+    """Off-topic reference scores of one store state, per language."""
 
     state: str
     embedder: str
-    scales: dict[str, dict[str, Scale]] = field(default_factory=dict)  # language -> mode -> Scale
+    scales: dict[str, Scale] = field(default_factory=dict)  # language -> the probes' best scores
     probes: int = 0
     bank: str = ""  # probe_bank_id() of the bank it was measured with
     query_score: str = "cosine"  # query_score() of the hub correction it was measured with
 
-    def relevance(self, language: Language, best_as_query: float, best_as_passage: float) -> float:
-        """Mean robust z-score of the two best similarities against the off-topic probes."""
-        scales = self.scales.get(language) or self.scales["en"]
-        return (scales["query"].z(best_as_query) + scales["passage"].z(best_as_passage)) / 2
+    def relevance(self, language: Language, best: float) -> float:
+        """Robust z-score of a question's best score against the off-topic probes of its language."""
+        return (self.scales.get(language) or self.scales["en"]).z(best)
 
     def to_json(self) -> str:
         return json.dumps({"state": self.state, "embedder": self.embedder, "probes": self.probes, "bank": self.bank,
-                           "query_score": self.query_score,
-                           "scales": {lang: {mode: asdict(s) for mode, s in modes.items()} for lang, modes in self.scales.items()}})
+                           "query_score": self.query_score, "scales": {lang: asdict(s) for lang, s in self.scales.items()}})
 
     @classmethod
     def from_json(cls, raw: str | None) -> Calibration | None:
@@ -146,7 +145,7 @@ class Calibration:
             return None
         try:
             data = json.loads(raw)
-            scales = {lang: {mode: Scale(**s) for mode, s in modes.items()} for lang, modes in data["scales"].items()}
+            scales = {lang: Scale(**s) for lang, s in data["scales"].items()}
             return cls(state=data["state"], embedder=data["embedder"], scales=scales, probes=int(data.get("probes", 0)),
                        bank=str(data.get("bank", "")), query_score=str(data.get("query_score", "cosine")))
         except (ValueError, KeyError, TypeError):
@@ -160,8 +159,8 @@ def embedder_id(embeddings: Any) -> str:
 
 
 def query_score(hub_correction: float) -> str:
-    """Names how the query side of relevance is scored, so a calibration measured another way is measured again."""
-    return f"csls:{hub_correction:g}:{HUB_NEIGHBOURS}:{RELEVANCE_POOL}" if hub_correction > 0 else "cosine"
+    """Names how relevance scores a question, so a calibration measured another way is measured again."""
+    return f"csls:{hub_correction:g}:{HUB_NEIGHBOURS}:{RELEVANCE_POOL}" if hub_correction > 0 else f"cosine:{RELEVANCE_POOL}"
 
 
 def best_csls(cosines: np.ndarray, hubs: np.ndarray, hub_correction: float) -> float:
@@ -179,12 +178,10 @@ def recorded(raw: str | None, state: str, embedder: str, hub_correction: float =
     return calibration
 
 
-def calibrate(best_similarities: dict[str, dict[str, list[float]]], state: str, embedder: str,
-              hub_correction: float = 0.0) -> Calibration:
-    """Scales from the probes' best similarities: ``{language: {"query": [...], "passage": [...]}}``."""
-    scales = {lang: {mode: Scale.of(np.asarray(values, dtype=float)) for mode, values in modes.items()}
-              for lang, modes in best_similarities.items()}
-    probes = max((len(v) for modes in best_similarities.values() for v in modes.values()), default=0)
+def calibrate(best_scores: dict[str, list[float]], state: str, embedder: str, hub_correction: float = 0.0) -> Calibration:
+    """Scales from the probes' best scores, ``{language: [...]}``."""
+    scales = {lang: Scale.of(np.asarray(values, dtype=float)) for lang, values in best_scores.items()}
+    probes = max((len(v) for v in best_scores.values()), default=0)
     return Calibration(state=state, embedder=embedder, scales=scales, probes=probes, bank=probe_bank_id(),
                        query_score=query_score(hub_correction))
 
@@ -337,26 +334,22 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
 
 def measure(collection: Any, embeddings: Any, state: str, embedder: str, probes: ProbeSpace | None = None,
             hub_correction: float = 0.0) -> Calibration:
-    """Run the probe bank against a Chroma collection: each probe's best score, both ways.
+    """Run the probe bank against a Chroma collection: each probe's best score, as ``Retriever`` scores a question.
 
-    One batched query per language and side; the vectors come from the same
-    embedder as the passages (``embed_query`` and ``embed_documents``). As a
-    passage, a probe's best cosine; as a query, its best CSLS score among its
-    ``RELEVANCE_POOL`` nearest passages, as ``Retriever`` scores a question,
-    with each passage's hubness measured without that probe.
+    One batched query per language, with the probes' query vectors (from
+    ``probes`` when given, the same as the embedder gives): the best CSLS
+    score among a probe's ``RELEVANCE_POOL`` nearest passages, each passage's
+    hubness measured without that probe (a question is not in the bank either).
     """
     probes = probes if probes is not None else ProbeSpace.embed(embeddings)
-    best: dict[str, dict[str, list[float]]] = {}
-    for language, questions in probe_questions(registers=False).items():
+    best: dict[str, list[float]] = {}
+    for language in probe_questions(registers=False):
         found = collection.query(query_embeddings=probes.standard[language].tolist(), n_results=RELEVANCE_POOL,
                                  include=["distances", "embeddings"])
-        as_query = []
+        best[language] = []
         for row, (distances, vectors) in enumerate(zip(found["distances"], found["embeddings"], strict=True)):
             if len(distances):
                 hubs = probes.hubness(language, np.asarray(vectors, dtype=np.float32), exclude=row) if hub_correction > 0 \
                     else np.zeros(len(distances))
-                as_query.append(best_csls(1.0 - np.asarray(distances, dtype=float), hubs, hub_correction))
-        passages = collection.query(query_embeddings=embeddings.embed_documents(list(questions)), n_results=1, include=["distances"])
-        best[language] = {"query": as_query,
-                          "passage": [1.0 - float(d[0]) for d in passages["distances"] if len(d)]}  # cosine distance -> similarity
+                best[language].append(best_csls(1.0 - np.asarray(distances, dtype=float), hubs, hub_correction))
     return calibrate(best, state, embedder, hub_correction)

@@ -248,11 +248,8 @@ class Retriever:
         as_query = np.asarray(self.embeddings.embed_query(query))
         found = {str(doc.id): 1.0 - float(dist) for doc, dist in
                  self.store.similarity_search_by_vector_with_relevance_scores(as_query.tolist(), k=answerability.RELEVANCE_POOL)}
-        best_q = self._best_query_score(found, self._dense_order(found, language, snap))
-        if snap.calibration is None:
-            return best_q
-        as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
-        return snap.calibration.relevance(language, best_q, self._best_similarity(as_passage))  # type: ignore[arg-type]
+        best = self._best_query_score(found, self._dense_order(found, language, snap))
+        return best if snap.calibration is None else snap.calibration.relevance(language, best)  # type: ignore[arg-type]
 
     @staticmethod
     def _best_query_score(found: dict[str, float], order: dict[str, float]) -> float:
@@ -260,10 +257,6 @@ class Retriever:
         as the calibration scored the probes (``answerability.measure``)."""
         nearest = sorted(found, key=lambda i: -found[i])[:answerability.RELEVANCE_POOL]
         return max((order[i] for i in nearest), default=0.0)
-
-    def _best_similarity(self, vector: np.ndarray) -> float:
-        found = self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=1)
-        return 1.0 - float(found[0][1]) if found else 0.0  # langchain-chroma returns the cosine distance
 
     def search(
         self,
@@ -301,9 +294,7 @@ class Retriever:
         if any(h.dense is None for h in result.hits):
             self._fill_dense_scores(result.hits, result.query_vector)
         if mode != "bm25" and snap.calibration is not None:
-            best_q = max(legs.query_scores, default=0.0)
-            as_passage = np.asarray(self.embeddings.embed_documents([query])[0])
-            result.relevance = snap.calibration.relevance(analysis.language, best_q, self._best_similarity(as_passage))
+            result.relevance = snap.calibration.relevance(analysis.language, max(legs.query_scores, default=0.0))
         return result
 
     def _legs(self, analysis: QueryAnalysis, snap: Snapshot, mode: RetrievalMode, pool: int, result: RetrievalResult) -> _Legs:

@@ -25,11 +25,11 @@ def test_scale_is_robust_to_a_few_on_topic_probes() -> None:
     assert clean.z(clean.median + 3 * clean.spread) == pytest.approx(3.0)
 
 
-def test_relevance_averages_query_and_passage_views_per_language() -> None:
-    cal = calibrate({"en": {"query": [0.7, 0.72, 0.74], "passage": [0.8, 0.82, 0.84]},
-                     "ar": {"query": [0.75, 0.76, 0.77], "passage": [0.75, 0.76, 0.77]}}, state="s", embedder="e")
-    spread_en_q = Scale.of(np.array([0.7, 0.72, 0.74])).spread
-    assert cal.relevance("en", 0.72 + spread_en_q, 0.82) == pytest.approx(0.5)
+def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
+    cal = calibrate({"en": [0.7, 0.72, 0.74], "ar": [0.75, 0.76, 0.77]}, state="s", embedder="e")
+    spread_en = Scale.of(np.array([0.7, 0.72, 0.74])).spread
+    assert cal.relevance("en", 0.72 + spread_en) == pytest.approx(1.0)
+    assert cal.relevance("ar", 0.76) == pytest.approx(0.0) and cal.relevance("en", 0.76) > 1.0
     assert Calibration.from_json(cal.to_json()) == cal
     assert Calibration.from_json("{not json") is None
 
@@ -84,16 +84,16 @@ def test_a_calibration_measured_with_another_probe_bank_is_measured_again() -> N
 
     from assistant.answerability import recorded
 
-    cal = calibrate({"en": {"query": [0.7, 0.72], "passage": [0.8, 0.82]}}, state="s", embedder="e")
+    cal = calibrate({"en": [0.7, 0.72]}, state="s", embedder="e")
     assert recorded(cal.to_json(), "s", "e") == cal
     assert recorded(replace(cal, bank="an older bank").to_json(), "s", "e") is None
     assert recorded(cal.to_json(), "another state", "e") is None
     assert recorded(cal.to_json(), "s", "e", hub_correction=0.5) is None  # measured with cosines, used with CSLS
-    csls = calibrate({"en": {"query": [0.7, 0.72], "passage": [0.8, 0.82]}}, state="s", embedder="e", hub_correction=0.5)
+    csls = calibrate({"en": [0.7, 0.72]}, state="s", embedder="e", hub_correction=0.5)
     assert recorded(csls.to_json(), "s", "e", hub_correction=0.5) == csls and recorded(csls.to_json(), "s", "e") is None
 
 
-def test_the_query_side_is_calibrated_with_the_score_retrieval_gives_a_question(built_settings) -> None:
+def test_the_probes_are_scored_by_csls_as_a_question_is(built_settings) -> None:
     """CSLS on the probes, each against hubness measured without it; 0 gives back the best cosine."""
     from assistant.answerability import RELEVANCE_POOL, ProbeSpace, measure
     from assistant.embeddings import get_embeddings
@@ -103,14 +103,13 @@ def test_the_query_side_is_calibrated_with_the_score_retrieval_gives_a_question(
     probes = ProbeSpace.embed(embeddings)
     plain = measure(collection, embeddings, "s", "e", probes, hub_correction=0.0)
     csls = measure(collection, embeddings, "s", "e", probes, hub_correction=0.5)
-    assert (plain.query_score, csls.query_score) == ("cosine", f"csls:0.5:10:{RELEVANCE_POOL}")
+    assert (plain.query_score, csls.query_score) == (f"cosine:{RELEVANCE_POOL}", f"csls:0.5:10:{RELEVANCE_POOL}")
     passages = np.asarray(collection.get(include=["embeddings"])["embeddings"][:5], dtype=np.float32)
     nearest = int(np.argmax(passages[0] @ probes.standard["en"].T))  # surely among the first passage's 10 nearest probes
     loo = probes.hubness("en", passages, exclude=nearest)
     everyone = probes.hubness("en", passages)
     assert np.all(loo <= everyone + 1e-6) and loo[0] < everyone[0]
-    assert plain.scales["en"]["query"].median > csls.scales["en"]["query"].median  # hubness is subtracted
-    assert plain.scales["en"]["passage"] == csls.scales["en"]["passage"]  # the passage side stays cosine
+    assert plain.scales["en"].median > csls.scales["en"].median  # hubness is subtracted
 
 
 def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) -> None:
