@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,6 +38,7 @@ RANK_WEIGHT = 0.5  # 1 / (passage rank): the retriever's opinion still counts
 LANGUAGE_WEIGHT = 0.2  # a sentence in the question's language wins a tie (bilingual passages)
 QUANTITY_WEIGHT = 1.0  # the question asks "when" / "how many" and the sentence gives a date or a number
 RERANK_RANK_WEIGHT = 1.0  # passages re-ordered by best sentence: 1 / (1 + retriever rank) joins that score (ARCD and qa dev)
+UNIT_CACHE = 8192  # passages whose sentence split (and content words) stay cached: a few MB
 KEEP_WITHIN = 3.0  # further sentences (covering an asked-about word not yet covered) are quoted within this of the best
 _NUMBER = re.compile(r"\d")
 # Closed-class words that state a quantity or a time when written out (a "how many" or "when"
@@ -77,8 +79,13 @@ class Unit:
         return bool(_NUMBER.search(self.text)) or any(w in _NUMBER_WORDS for w in words(self.text))
 
 
-def passage_units(text: str) -> list[str]:
-    """Quotable units: a bullet line stays whole; other lines split into sentences."""
+@lru_cache(maxsize=UNIT_CACHE)
+def passage_units(text: str) -> tuple[str, ...]:
+    """Quotable units: a bullet line stays whole; other lines split into sentences.
+
+    Cached: the same passages come back question after question, and sentence
+    splitting (pysbd) was half the time of re-ranking them.
+    """
     units: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
@@ -89,9 +96,10 @@ def passage_units(text: str) -> list[str]:
             units.append(line[2:].strip())
         else:
             units.extend(split_sentences(line))
-    return [u for u in units if len(words(u)) >= 2]
+    return tuple(u for u in units if len(words(u)) >= 2)
 
 
+@lru_cache(maxsize=UNIT_CACHE)
 def content_words(text: str) -> tuple[str, ...]:
     """Words that carry content (no function words, no bare digits), as written, in order, once each."""
     stop = stopwords()
