@@ -18,6 +18,7 @@ import yaml
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 # Files that describe the corpus rather than belong to it.
 NOT_INDEXED = {"README.md", "readme.md"}
+_FIRST_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)  # a Markdown level-1 heading
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -36,12 +37,14 @@ class SourceDocument:
 
     @property
     def title(self) -> str:
-        """Title for citations: front matter ``title`` or ``name``, else the file name."""
+        """Title for citations and for "the documents cover ...": front matter ``title`` or ``name``, else the
+        first ``# heading`` (a Markdown file dropped in without front matter), else the file name."""
         for key in ("title", "name"):
             value = self.meta.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()
-        return Path(self.source).stem
+        heading = _FIRST_HEADING.search(self.text)
+        return heading.group(1).strip() if heading else Path(self.source).stem
 
     @property
     def aliases(self) -> list[str]:

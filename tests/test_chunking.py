@@ -22,6 +22,16 @@ def test_front_matter_goes_to_metadata_not_text() -> None:
     assert all(c.metadata["title"] == doc.title for c in chunks)
 
 
+def test_without_front_matter_the_first_heading_is_the_title(tmp_path) -> None:
+    (tmp_path / "notes.md").write_text("Intro line.\n\n# شبكة أكاش ##\n\nنص.\n\n# Second\n\nMore.\n", encoding="utf-8")
+    (tmp_path / "plain.md").write_text("No heading here, #not-one either.\n", encoding="utf-8")
+    doc = load_file(tmp_path / "notes.md", tmp_path, 5_000_000)
+    assert doc.title == "شبكة أكاش"
+    chunk = chunk_document(doc, 220, 30, len)[-1]
+    assert chunk.metadata["title"] == "شبكة أكاش" and chunk.metadata["section"] == "Second"
+    assert load_file(tmp_path / "plain.md", tmp_path, 5_000_000).title == "plain"
+
+
 def test_sections_from_headings() -> None:
     _, chunks = _article_chunks()
     sections = {c.metadata["section"] for c in chunks}
