@@ -147,7 +147,7 @@ class _Legs:
     weights: list[float] = field(default_factory=list)
     dense: dict[str, float] = field(default_factory=dict)  # cosine similarity
     lexical: dict[str, float] = field(default_factory=dict)  # BM25 score
-    query_scores: list[float] = field(default_factory=list)  # per dense leg, its best CSLS score (relevance's query side)
+    query_scores: list[float] = field(default_factory=list)  # per dense leg, its best CSLS score (what relevance scores)
 
     def add(self, scores: dict[str, float], weight: float, best: dict[str, float], order: dict[str, float] | None = None) -> None:
         """One ranking, by ``order`` when given (else by ``scores``); ``best`` keeps each passage's top score."""
@@ -253,7 +253,7 @@ class Retriever:
 
     @staticmethod
     def _best_query_score(found: dict[str, float], order: dict[str, float]) -> float:
-        """The query side of relevance: the best CSLS score (``order``) among the nearest passages by cosine,
+        """What relevance scores: the best CSLS score (``order``) among the nearest passages by cosine,
         as the calibration scored the probes (``answerability.measure``)."""
         nearest = sorted(found, key=lambda i: -found[i])[:answerability.RELEVANCE_POOL]
         return max((order[i] for i in nearest), default=0.0)
@@ -334,8 +334,8 @@ class Retriever:
         queries, one per language, so the correction needs no corpus-specific
         data. 0.5 is CSLS's own weight: 2 cos - r_T ranks as cos - r_T / 2
         (the query's own term is the same for every passage). Only the order
-        changes here: the cosines stay for fusion and display; relevance takes its
-        query side from these scores (``_best_query_score``), calibrated the same way.
+        changes here: the cosines stay for fusion and display; relevance is the best
+        of these scores (``_best_query_score``), calibrated the same way.
         """
         weight = self.settings.hub_correction
         if weight <= 0 or not found:
