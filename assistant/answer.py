@@ -95,6 +95,7 @@ class Assistant:
         self._llm_error: LLMError | None = None
         self._llm_lock = threading.Lock()  # an in-process llama.cpp context is not re-entrant
         self._warming: threading.Thread | None = None
+        self._warming_lock = threading.Lock()
 
     def warm_up(self) -> threading.Thread:
         """Start loading what the first question needs in the background, once per process.
@@ -102,7 +103,7 @@ class Assistant:
         The app starts it before importing the web UI (2 s of imports), so the
         two overlap instead of the first person waiting for both.
         """
-        with self._llm_lock:
+        with self._warming_lock:  # not the model's lock: a start must not wait behind an answer
             if self._warming is None:
                 self._warming = threading.Thread(target=self.retriever.warm_up, name="warm-up", daemon=True)
                 self._warming.start()

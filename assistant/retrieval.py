@@ -245,11 +245,14 @@ class Retriever:
     def relevance(self, query: str, language: str, snap: Snapshot | None = None) -> float:
         """How far the corpus's best match for ``query`` stands above off-topic questions (probe z-score)."""
         snap = snap or self.snapshot()
-        as_query = np.asarray(self.embeddings.embed_query(query))
-        found = {str(doc.id): 1.0 - float(dist) for doc, dist in
-                 self.store.similarity_search_by_vector_with_relevance_scores(as_query.tolist(), k=answerability.RELEVANCE_POOL)}
+        found = self._nearest(np.asarray(self.embeddings.embed_query(query)), answerability.RELEVANCE_POOL)
         best = self._best_query_score(found, self._dense_order(found, language, snap))
         return best if snap.calibration is None else snap.calibration.relevance(language, best)  # type: ignore[arg-type]
+
+    def _nearest(self, vector: np.ndarray, k: int) -> dict[str, float]:
+        """The ``k`` nearest passages' cosine similarities, nearest first."""
+        found = self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=k)
+        return {str(doc.id): 1.0 - float(dist) for doc, dist in found}  # langchain-chroma returns the cosine distance
 
     @staticmethod
     def _best_query_score(found: dict[str, float], order: dict[str, float]) -> float:
@@ -307,8 +310,7 @@ class Retriever:
                 # The names go into the dense query too: "and its pricing?" alone embeds far from Akash.
                 dense_text = text + ("\n" + " ".join(n for n in sub.names if n not in text) if sub.names else "")
                 vector = np.asarray(self.embeddings.embed_query(dense_text))
-                found = {str(doc.id): 1.0 - float(dist)
-                         for doc, dist in self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=pool)}
+                found = self._nearest(vector, pool)
                 order = self._dense_order(found, analysis.language, snap)
                 legs.add(found, 1.0, legs.dense, order=order)
                 legs.query_scores.append(self._best_query_score(found, order))
