@@ -240,7 +240,15 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
         vocabulary=result.vocabulary,
+        across_languages=_across_languages(result, settings.evidence_passages),
     )
+
+
+def _across_languages(result: RetrievalResult, top: int) -> bool:
+    """Whether none of the best passages has text in the question's language (its relevance is then weak by nature)."""
+    language = result.analysis.language
+    hits = result.hits[:top]
+    return bool(hits) and not any(language in str(h.doc.metadata.get("language", "")) for h in hits)
 
 
 def _unsure_notice(decision: Decision, evidence: Evidence, wants: str | None, language: Language) -> str:

@@ -274,7 +274,8 @@ class Decision:
 
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
            gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
-           anchors: list[str] | None = None, likeness: float | None = None, vocabulary: float | None = None) -> Decision:
+           anchors: list[str] | None = None, likeness: float | None = None, vocabulary: float | None = None,
+           across_languages: bool = False) -> Decision:
     """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
 
     ``relevance`` is in probe standard deviations (see the module docstring),
@@ -298,17 +299,32 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     Maghrebi Arabic matches a corpus about GPUs at relevance 2), so when a
     question both reads like the everyday probes and uses few of the
     documents' words, it is off-topic however strong the match.
+
+    ``across_languages``: the best passages have no text in the question's
+    language. Then a low relevance alone does not refuse: e5-small aligns
+    languages weakly, so a question asked across them scores like the probes
+    whatever it asks (XQuAD dev, with the right passage first for most of them:
+    14% of English questions over the Arabic articles and 16.5% of Arabic ones
+    over the English articles fell under ``refuse_below``, while reading nothing
+    like everyday talk). Such a question is refused when a second sign agrees (it
+    reads like the everyday probes, or uses few of the documents' words);
+    otherwise it is answered "unsure", with the closest passages shown. The
+    same holds for a question whose every word the documents write
+    (``vocabulary`` 1.0): on XQuAD dev, Arabic questions over the Arabic
+    articles refused for relevance alone had the right passage first, all their
+    words in the documents, and read nothing like everyday talk.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3),
-               "vocabulary": None if vocabulary is None else round(vocabulary, 3)}
+               "vocabulary": None if vocabulary is None else round(vocabulary, 3), "across_languages": across_languages}
     if not has_hits:
         return Decision("refused", "no passage matched", signals)
     off_topic = ""
     weak = relevance is None or relevance < settings.sure_above
     everyday = likeness is not None and likeness >= settings.everyday_above
     foreign = vocabulary is not None and vocabulary < settings.min_vocabulary
-    if relevance is not None and relevance < settings.refuse_below:
+    in_its_words = vocabulary is not None and vocabulary >= 1.0  # the documents write every word it asks with
+    if relevance is not None and relevance < settings.refuse_below and not across_languages and not in_its_words:
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
     elif everyday and foreign:  # two independent signs agree: the match itself is not trusted
         off_topic = (f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and the documents use few of the "
