@@ -31,7 +31,7 @@ from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever
 from assistant.text import Language, detect_language, fold, raw_words, words
-from assistant.translit import arabic_spellings
+from assistant.translit import arabic_spellings, name_runs, written_in_arabic
 
 SYSTEM_PROMPT = """You answer questions using ONLY the numbered passages below.
 Rules:
@@ -201,24 +201,28 @@ def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -
     corpus about GPUs finds nothing that stands out that far.
     """
     analysis = result.analysis
-    mentioned = _mentioned(assistant, analysis.proper, evidence)
+    mentioned = _mentioned(assistant, analysis.proper, evidence, analysis.query)
     return list(analysis.names) + [name for name in analysis.proper if name in mentioned]
 
 
-def _mentioned(assistant: Assistant, names: Sequence[str], evidence: Evidence) -> set[str]:
+def _mentioned(assistant: Assistant, names: Sequence[str], evidence: Evidence, query: str) -> set[str]:
     """The names the candidate passages write in Arabic letters or match at ``name_anchor_z`` (a translation)."""
     if not names or not evidence.candidates:
         return set()
     settings = assistant.settings
     strengths = word_strengths(list(names), evidence.candidates, assistant.vectors, settings.cross_script_offset)
-    written = _written_in_arabic(names, evidence)
+    written = _written_in_arabic(names, evidence, query)
     return {name for name, row in zip(names, strengths, strict=True) if row.max() >= settings.name_anchor_z or name in written}
 
 
-def _written_in_arabic(names: Sequence[str], evidence: Evidence) -> set[str]:
-    """The romanized names that the candidate passages write in Arabic letters (``translit``: same consonants)."""
-    passage_words = {w for unit in evidence.candidates for w in raw_words(unit.text)}
-    return {name for name in names if arabic_spellings(name, passage_words)}
+def _written_in_arabic(names: Sequence[str], evidence: Evidence, query: str) -> set[str]:
+    """The romanized names that the candidate passages write in Arabic letters (``translit``: same consonants),
+    alone or together with their neighbours in the question's names ("Super Bowl": سوبر بول)."""
+    units = [raw_words(unit.text) for unit in evidence.candidates]
+    passage_words = {w for unit in units for w in unit}
+    runs = name_runs(query)
+    return {name for name in names
+            if arabic_spellings(name, passage_words) or any(written_in_arabic(name, runs, unit) for unit in units)}
 
 
 def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> Decision:
@@ -228,7 +232,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
     unknown: list[str] = []
     if writes_latin:  # and a name the passages write in Arabic letters, or translate, is not unknown either
-        mentioned = _mentioned(assistant, analysis.unknown_names, evidence)
+        mentioned = _mentioned(assistant, analysis.unknown_names, evidence, analysis.query)
         unknown = [n for n in analysis.unknown_names if n not in mentioned]
     settings = assistant.settings
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)

@@ -18,6 +18,12 @@ Short skeletons are too common to mean anything (Sisi -> S, Mona -> MN), so
 they never match; a three-consonant match can still be a common Arabic word
 that happens to share them, which is why callers only use a match to keep a
 question from being called off-topic or its name "unknown", never to answer.
+A word too short alone is matched inside its name ("Super Bowl" -> SBR+BL
+against سوبر بول, "Lady Gaga"), as the consecutive words of both sides.
+
+The hard g has no letter of its own in Arabic: it is written غ, ج or ك by
+region (Manning / مانينغ, Gamal / جمال), so g, gh, غ and ج are one class; the
+English "ch" is written تش (Kuechly / كوتشلي), one sound like ش.
 """
 
 from __future__ import annotations
@@ -33,14 +39,14 @@ MIN_CONSONANTS = 3  # two consonants (MN, LS, SS) match half the Arabic dictiona
 _AR_CLASS = {
     "ب": "B", "پ": "B", "ت": "T", "ث": "T", "ط": "T", "ج": "J", "چ": "J", "ح": "H", "ه": "H", "خ": "K", "ق": "K",
     "ك": "K", "گ": "J", "د": "D", "ض": "D", "ذ": "Z", "ز": "Z", "ظ": "Z", "ر": "R", "س": "S", "ش": "S", "ص": "S",
-    "غ": "G", "ف": "F", "ڤ": "F", "ل": "L", "م": "M", "ن": "N",
+    "غ": "J", "ف": "F", "ڤ": "F", "ل": "L", "م": "M", "ن": "N",
 }
 _AR_GLIDES = {"و": "W", "ي": "Y", "ى": "Y"}  # consonants at the start of a word, long vowels inside it
 _AR_SILENT = set("اأإآٱءئؤعة")  # vowel carriers, hamza, ain, ta marbuta: romanizations drop or vary them
 _AR_ARTICLE = re.compile(r"^(?:[وفبكل]?ال|لل)(?=\w{2,})")
 _AR_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 
-_LATIN_DIGRAPHS = (("sch", "S"), ("kh", "K"), ("gh", "G"), ("sh", "S"), ("ch", "S"), ("th", "T"), ("dh", "Z"),
+_LATIN_DIGRAPHS = (("sch", "S"), ("kh", "K"), ("gh", "J"), ("sh", "S"), ("ch", "S"), ("th", "T"), ("dh", "Z"),
                    ("ph", "F"), ("ck", "K"), ("ou", "u"), ("ee", "i"), ("oo", "u"))
 _LATIN_CLASS = {"b": "B", "p": "B", "t": "T", "d": "D", "j": "J", "g": "J", "h": "H", "k": "K", "q": "K", "x": "KS",
                 "s": "S", "z": "Z", "f": "F", "v": "F", "l": "L", "m": "M", "n": "N", "r": "R"}
@@ -60,7 +66,7 @@ def _collapse(codes: list[str]) -> str:
 
 def arabic_skeleton(word: str) -> str:
     """Consonant classes of an Arabic word, article and long vowels removed."""
-    word = _AR_ARTICLE.sub("", _AR_DIACRITICS.sub("", fold(word)))
+    word = _AR_ARTICLE.sub("", _AR_DIACRITICS.sub("", fold(word))).replace("تش", "ش")
     codes: list[str] = []
     for i, ch in enumerate(word):
         if ch in _AR_CLASS:
@@ -90,6 +96,48 @@ def latin_skeleton(word: str) -> str:
         elif ch in "yw" and i == 0:
             codes.append(ch.upper())
     return _collapse(codes)
+
+
+_CAPITALIZED_RUN = re.compile(r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
+_ARABIC_LETTERS = re.compile(r"[\u0621-\u064a]")
+LONGEST_NAME = 3  # words of a name matched together
+
+
+def name_runs(text: str) -> list[list[str]]:
+    """Runs of capitalized words in a text ("Super Bowl", "Lady Gaga"), the words of each in order."""
+    return [run.split() for run in (m.group(0) for m in _CAPITALIZED_RUN.finditer(text))]
+
+
+def joint_skeleton(skeletons: Iterable[str]) -> str:
+    """One skeleton for consecutive words, each of which must have a consonant."""
+    parts = list(skeletons)
+    return _collapse(list("".join(parts))) if parts and all(parts) else ""
+
+
+def written_in_arabic(name: str, runs: Iterable[list[str]], arabic_words: list[str]) -> bool:
+    """Whether a run of consecutive Arabic words writes ``name`` together with its neighbours in one of ``runs``.
+
+    ``arabic_words`` are a passage's words in order (Latin ones are skipped by the
+    caller or match nothing). A joint skeleton needs ``MIN_CONSONANTS`` too.
+    """
+    wanted: set[tuple[int, str]] = set()
+    for run in runs:
+        lowered = [w.lower() for w in run]
+        for i, word in enumerate(lowered):
+            if latin_skeleton(word) and word.strip(".,;:!?'’") == name.lower().strip(".,;:!?'’"):
+                for size in range(2, LONGEST_NAME + 1):
+                    for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1):
+                        joint = joint_skeleton(latin_skeleton(w) for w in run[start:start + size])
+                        if len(joint) >= MIN_CONSONANTS:
+                            wanted.add((size, joint))
+    if not wanted:
+        return False
+    skeletons = [arabic_skeleton(w) if _ARABIC_LETTERS.search(w) else "" for w in arabic_words]
+    for size in {size for size, _ in wanted}:
+        for start in range(len(skeletons) - size + 1):
+            if (size, joint_skeleton(skeletons[start:start + size])) in wanted:
+                return True
+    return False
 
 
 def arabic_spellings(name: str, words: Iterable[str]) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.translit import arabic_skeleton, arabic_spellings, latin_skeleton
+from assistant.translit import arabic_skeleton, arabic_spellings, latin_skeleton, name_runs, written_in_arabic
 
 
 @pytest.mark.parametrize(("latin", "arabic"), [
     ("Antarah", "عنترة"), ("Yousra", "يسرا"), ("Naguib", "نجيب"), ("Mahfouz", "محفوظ"), ("Suleiman", "سليمان"),
     ("Spain", "إسبانيا"), ("Yarmouk", "اليرموك"), ("Kubernetes", "كوبرنيتس"), ("Cardano", "كاردانو"),
     ("al-Mutanabbi", "المتنبي"), ("Hassan", "حسان"), ("Zidane", "زيدان"),
+    ("Manning", "مانينغ"), ("Turing", "تورينج"), ("Kuechly", "كوتشلي"), ("Ghassan", "غسان"),  # hard g, ch
 ])
 def test_a_name_and_its_arabic_spelling_share_a_skeleton(latin: str, arabic: str) -> None:
     assert latin_skeleton(latin) == arabic_skeleton(arabic)
@@ -31,3 +32,13 @@ def test_names_of_fewer_than_three_consonants_never_match(latin: str, arabic: st
 
 def test_latin_words_in_the_passages_are_not_arabic_spellings() -> None:
     assert arabic_spellings("Nosana", ["Nosana", "nsn"]) == []
+
+
+@pytest.mark.parametrize(("question", "name", "passage", "written"), [
+    ("Who won Super Bowl 50?", "Bowl", "فاز دنفر في سوبر بول 50", True),  # BL alone is too short; SBR+BL is not
+    ("How many Grammys has Lady Gaga won?", "Lady", "غنت ليدي غاغا النشيد الوطني", True),
+    ("Who won Super Bowl 50?", "Bowl", "اشترى الخبز من السوبر ماركت", False),
+    ("Who won Super Bowl 50?", "Super", "بول وحده", False),  # one word of the name is not the name
+])
+def test_a_short_name_word_is_matched_with_its_neighbours(question: str, name: str, passage: str, written: bool) -> None:
+    assert written_in_arabic(name, name_runs(question), passage.split()) is written
