@@ -29,7 +29,7 @@ from assistant.extractive import extractive_answer
 from assistant.grounding import MARKER, Citation, find_unsupported, parse_citations
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.messages import LANGUAGE_NAMES, message
-from assistant.retrieval import RetrievalResult, Retriever
+from assistant.retrieval import RetrievalResult, Retriever, has_text_in
 from assistant.text import Language, detect_language, fold, raw_words, words
 from assistant.translit import arabic_spellings, name_runs, written_in_arabic
 
@@ -221,8 +221,7 @@ def _written_in_arabic(names: Sequence[str], evidence: Evidence, query: str) -> 
     units = [raw_words(unit.text) for unit in evidence.candidates]
     passage_words = {w for unit in units for w in unit}
     runs = name_runs(query)
-    return {name for name in names
-            if arabic_spellings(name, passage_words) or any(written_in_arabic(name, runs, unit) for unit in units)}
+    return {name for name in names if arabic_spellings(name, passage_words) or written_in_arabic(name, runs, units)}
 
 
 def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> Decision:
@@ -252,7 +251,7 @@ def _across_languages(result: RetrievalResult, top: int) -> bool:
     """Whether none of the best passages has text in the question's language (its relevance is then weak by nature)."""
     language = result.analysis.language
     hits = result.hits[:top]
-    return bool(hits) and not any(language in str(h.doc.metadata.get("language", "")) for h in hits)
+    return bool(hits) and not any(has_text_in(h.doc, language) for h in hits)
 
 
 def _unsure_notice(decision: Decision, evidence: Evidence, wants: str | None, language: Language) -> str:

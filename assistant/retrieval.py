@@ -43,6 +43,11 @@ POOL_FACTOR = 4  # each leg returns this many times k candidates, so fusion can 
 MIN_POOL = 20  # = answerability.RELEVANCE_POOL: relevance looks at the nearest 20 whatever k
 
 
+def has_text_in(doc: Document, language: str) -> bool:
+    """Whether a passage has sentences in ``language`` (its ``language`` tag from ingest: ar, en or ar+en)."""
+    return language in str(doc.metadata.get("language", ""))
+
+
 @dataclass
 class Hit:
     """One retrieved passage with the evidence behind its rank."""
@@ -231,7 +236,7 @@ class Retriever:
             bm25=bm25,
             aliases=AliasTable.from_metadatas(d.metadata for d in docs),
             calibration=self._calibration(collection, state) if docs else None,
-            readable={lang: {str(d.id) for d in docs if lang in str(d.metadata.get("language", ""))} for lang in ("ar", "en")},
+            readable={lang: {str(d.id) for d in docs if has_text_in(d, lang)} for lang in ("ar", "en")},
         )
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from assistant.text import fold
 
@@ -114,29 +114,38 @@ def joint_skeleton(skeletons: Iterable[str]) -> str:
     return _collapse(list("".join(parts))) if parts and all(parts) else ""
 
 
-def written_in_arabic(name: str, runs: Iterable[list[str]], arabic_words: list[str]) -> bool:
-    """Whether a run of consecutive Arabic words writes ``name`` together with its neighbours in one of ``runs``.
-
-    ``arabic_words`` are a passage's words in order (Latin ones are skipped by the
-    caller or match nothing). A joint skeleton needs ``MIN_CONSONANTS`` too.
-    """
+def _joint_skeletons(name: str, runs: Iterable[list[str]]) -> set[tuple[int, str]]:
+    """(words, joint skeleton) of every stretch of 2 to ``LONGEST_NAME`` words of a run that holds ``name``."""
+    target = name.lower().strip(".,;:!?'’")
     wanted: set[tuple[int, str]] = set()
     for run in runs:
-        lowered = [w.lower() for w in run]
-        for i, word in enumerate(lowered):
-            if latin_skeleton(word) and word.strip(".,;:!?'’") == name.lower().strip(".,;:!?'’"):
-                for size in range(2, LONGEST_NAME + 1):
-                    for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1):
-                        joint = joint_skeleton(latin_skeleton(w) for w in run[start:start + size])
-                        if len(joint) >= MIN_CONSONANTS:
-                            wanted.add((size, joint))
+        for i, word in enumerate(run):
+            if word.lower().strip(".,;:!?'’") != target or not latin_skeleton(word):
+                continue
+            for size in range(2, LONGEST_NAME + 1):
+                for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1):
+                    joint = joint_skeleton(latin_skeleton(w) for w in run[start:start + size])
+                    if len(joint) >= MIN_CONSONANTS:
+                        wanted.add((size, joint))
+    return wanted
+
+
+def written_in_arabic(name: str, runs: Iterable[list[str]], passages: Iterable[Sequence[str]]) -> bool:
+    """Whether consecutive Arabic words of a passage write ``name`` together with its neighbours in one of ``runs``.
+
+    ``passages`` are each passage's words in order; Latin words match nothing.
+    A joint skeleton needs ``MIN_CONSONANTS`` too.
+    """
+    wanted = _joint_skeletons(name, runs)
     if not wanted:
         return False
-    skeletons = [arabic_skeleton(w) if _ARABIC_LETTERS.search(w) else "" for w in arabic_words]
-    for size in {size for size, _ in wanted}:
-        for start in range(len(skeletons) - size + 1):
-            if (size, joint_skeleton(skeletons[start:start + size])) in wanted:
-                return True
+    sizes = {size for size, _ in wanted}
+    for words in passages:
+        skeletons = [arabic_skeleton(w) if _ARABIC_LETTERS.search(w) else "" for w in words]
+        for size in sizes:
+            for start in range(len(skeletons) - size + 1):
+                if (size, joint_skeleton(skeletons[start:start + size])) in wanted:
+                    return True
     return False
 
 
@@ -145,4 +154,4 @@ def arabic_spellings(name: str, words: Iterable[str]) -> list[str]:
     target = latin_skeleton(name)
     if len(target) < MIN_CONSONANTS:
         return []
-    return sorted({w for w in words if re.search(r"[\u0621-\u064a]", w) and arabic_skeleton(w) == target})
+    return sorted({w for w in words if _ARABIC_LETTERS.search(w) and arabic_skeleton(w) == target})

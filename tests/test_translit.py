@@ -41,4 +41,4 @@ def test_latin_words_in_the_passages_are_not_arabic_spellings() -> None:
     ("Who won Super Bowl 50?", "Super", "بول وحده", False),  # one word of the name is not the name
 ])
 def test_a_short_name_word_is_matched_with_its_neighbours(question: str, name: str, passage: str, written: bool) -> None:
-    assert written_in_arabic(name, name_runs(question), passage.split()) is written
+    assert written_in_arabic(name, name_runs(question), [passage.split()]) is written
