@@ -26,7 +26,7 @@ from assistant.config import Settings
 from assistant.conversation import Turn
 from assistant.evidence import Evidence, Part, VectorCache, find_evidence, word_strengths
 from assistant.extractive import extractive_answer
-from assistant.grounding import MARKER, Citation, find_unsupported, parse_citations
+from assistant.grounding import MARKER, Citation, find_unsupported, parse_citations, ungrounded
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever, has_text_in
@@ -63,6 +63,7 @@ class AnswerResponse:
     error: str = ""
     highlight: list[str] = field(default_factory=list)  # stems to mark in the shown passages
     signals: dict[str, Any] = field(default_factory=dict)
+    generated: str = ""  # the language model's own text, also when it was set aside (see ``set_aside``)
 
     @property
     def refused(self) -> bool:
@@ -313,19 +314,40 @@ def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] |
     try:
         raw = yield from _stream_llm(assistant, build_messages(cleaned, history, result.hits, base.language))
     except LLMError as exc:
-        base.answer, base.citations = extractive_answer(evidence, result.hits, base.language, result.analysis.name_stems)
         base.error = str(exc)
-        base.notice = "\n".join(n for n in (base.notice, message("fallback", base.language, error=str(exc))) if n)
-        base.backend = "extractive"
+        quote_instead(base, message("fallback", base.language, error=str(exc)), evidence, result)
         yield StreamEvent("final", response=base)
         return
+    base.generated = raw
     base.answer, base.citations = parse_citations(raw, result.hits)
-    if not base.answer:
-        base.answer = message("no_support", base.language)
     base.unsupported = find_unsupported(base.answer, base.citations, [h.text for h in result.hits], assistant.vectors,
                                         min_z=settings.word_match_z, cross_offset=settings.cross_script_offset,
                                         min_coverage=settings.min_coverage, aliases=snap.aliases)
+    why = ungrounded(base.answer, base.citations, base.unsupported)
+    if why:
+        set_aside(base, why, evidence, result)
     yield StreamEvent("final", response=base)
+
+
+def quote_instead(response: AnswerResponse, note: str, evidence: Evidence, result: RetrievalResult) -> None:
+    """The passages' own words as the answer, with ``note`` saying why no language model's text is shown."""
+    response.answer, response.citations = extractive_answer(evidence, result.hits, response.language, result.analysis.name_stems)
+    response.backend, response.unsupported = "extractive", []
+    response.notice = "\n".join(n for n in (response.notice, note) if n)
+
+
+def set_aside(response: AnswerResponse, why: str, evidence: Evidence, result: RetrievalResult) -> None:
+    """Show the quoted passages instead of a generated answer that does not stand on them (``grounding.ungrounded``).
+
+    The model's text stays in ``generated`` for the API and logs. An answer
+    that was going to be "answered" becomes "unsure": the passages may hold
+    the answer (they are quoted), but the model that read them did not find it.
+    """
+    language = response.language
+    quote_instead(response, message("set_aside", language, why=messages.reason_text(why, language)), evidence, result)
+    if response.status == "answered":
+        response.status = "unsure"
+        response.reason = "the language model's answer " + messages.reason_text(why, "en") + "; quoted the passages instead"
 
 
 def _pieces(text: str) -> list[str]:

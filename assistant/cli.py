@@ -91,7 +91,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not corpus.is_dir():
             raise FileNotFoundError(f"corpus folder not found: {corpus}")
         settings = eval_store(settings, corpus)
-    report = run_eval(settings, [Path(p) for p in args.sets or ["tests/eval/qa.jsonl"]], k=args.k, baseline=args.baseline)
+    report = run_eval(settings, [Path(p) for p in args.sets or ["tests/eval/qa.jsonl"]], k=args.k, baseline=args.baseline,
+                      backend=args.backend)
     if args.json:
         _dump(report)
         return 0
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="store_true", help="also score a naive dense baseline in the same run")
     p.add_argument("--answers", action="store_true",
                    help="score the answers (gold answer quoted/cited, status, length); always on, every question goes through the full answer path")
+    p.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], default=None,
+                   help="who writes the answers (default: quoted, whatever LLM_BACKEND says; other LLM_* settings apply)")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
     p.add_argument("--store", dest="store_dir")

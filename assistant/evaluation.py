@@ -144,11 +144,17 @@ def eval_store(settings: Settings, corpus: Path) -> Settings:
     return scoped
 
 
-def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assistant: Any = None, baseline: bool = False) -> dict[str, Any]:
-    """Every question through the full answer path; returns {"summary", "questions"} (and "baseline")."""
+def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assistant: Any = None, baseline: bool = False,
+             backend: str | None = None) -> dict[str, Any]:
+    """Every question through the full answer path; returns {"summary", "questions"} (and "baseline").
+
+    Answers are quoted (extractive) unless ``backend`` names a language model:
+    the figures of a run then do not depend on an ``LLM_BACKEND`` left in the
+    environment, and a model is measured only when asked for.
+    """
     from assistant.answer import Assistant, answer
 
-    assistant = assistant or Assistant(settings.model_copy(update={"llm_backend": "extractive"}))
+    assistant = assistant or Assistant(settings.model_copy(update={"llm_backend": backend or "extractive"}))
     questions = [q for path in ([paths] if isinstance(paths, Path) else paths) for q in load_question_set(path)]
     rows, report = [], []
     for item in questions:
@@ -165,8 +171,9 @@ def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assis
                      "status": response.status, "quotes_fact": quotes, "cites_fact": cites, "answer_words": length})
         report.append({"id": item["id"], "question": item["question"], "query": response.query, "status": response.status,
                        "reason": response.reason, "signals": response.signals, "rank": rank, "quotes_fact": quotes, "cites_fact": cites,
-                       "answer": response.answer, "answer_words": length, "results": results})
-    out = {"summary": summarize(rows, k, settings.retrieval_mode), "questions": report}
+                       "answer": response.answer, "answer_words": length, "backend": response.backend,
+                       "generated": response.generated, "results": results})
+    out = {"summary": {**summarize(rows, k, settings.retrieval_mode), "backend": assistant.backend}, "questions": report}
     if baseline:
         out["baseline"] = naive_baseline(settings, questions, k)
     return out
@@ -200,7 +207,8 @@ def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: i
 
 def format_report(summary: dict[str, Any], title: str = "") -> str:
     """A small table for people."""
-    lines = [title or f"mode {summary['mode']} · k {summary['k']} · {summary['questions']} questions", ""]
+    backend = f" · answers {summary['backend']}" if summary.get("backend") else ""
+    lines = [title or f"mode {summary['mode']} · k {summary['k']} · {summary['questions']} questions{backend}", ""]
     lines.append(f"{'group':<16}{'n':>5}{'R@1':>8}{'R@3':>8}{'R@5':>8}{'MRR':>8}{'quotes':>8}{'cites':>8}{'words':>8}")
     groups = [("all", summary["overall"])] + list(summary["by_lang"].items()) + list(summary["by_kind"].items())
     for name, m in groups:

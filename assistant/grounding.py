@@ -6,7 +6,9 @@ the first source listed. Each sentence of a generated answer is then checked
 against the passages it cites: its numbers and names must be there, and most
 of its content words must be covered by theirs (same stem, or a word the
 embedder finds standing out, see ``assistant.evidence``), in whatever
-language each side is written.
+language each side is written. A generated answer that cites no passage, or
+none of whose sentences its passages support, is not shown as the answer at
+all (``ungrounded``): the passages' own words are, with a notice.
 """
 
 from __future__ import annotations
@@ -137,3 +139,22 @@ def find_unsupported(answer: str, citations: Sequence[Citation], fallback: Seque
         if matched.mean() < min_coverage:
             unsupported.append(plain)
     return unsupported
+
+
+def ungrounded(answer: str, citations: Sequence[Citation], unsupported: Sequence[str]) -> str | None:
+    """Why a generated answer cannot be shown as the answer: "uncited" or "unsupported"; None when it can.
+
+    A flag under some sentences leaves the rest usable. An answer that names no
+    retrieved passage, or whose every sentence its passages fail to support,
+    leaves nothing to trust: small models write fluent inventions without a
+    marker ("founded by Dr. ..."), and a model that finds no answer in the
+    passages says so without citing one. Either way the reader is better served
+    by the passages' own words and an "unsure" status than by that text.
+    """
+    if not citations:
+        return "uncited"
+    sentences = [MARKER.sub(" ", s).strip() for s in split_sentences(answer)]
+    sentences = [s for s in sentences if words(s)]
+    if sentences and all(s in set(unsupported) for s in sentences):
+        return "unsupported"
+    return None

@@ -39,6 +39,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The language model is unavailable ({error}); here are the passages' own words instead.",
         "ar": "النموذج اللغوي غير متاح ({error})؛ إليك نص المصادر نفسه بدلًا من ذلك.",
     },
+    "set_aside": {
+        "en": "The language model's answer {why}, so the passages' own words are shown instead.",
+        "ar": "إجابة النموذج اللغوي {why}، لذا يُعرض نص المقاطع نفسه بدلًا منها.",
+    },
     "no_support": {"en": "The passages found do not state this.", "ar": "المقاطع التي وُجدت لا تذكر ذلك."},
     "error": {
         "en": "Something went wrong while answering ({kind}). Please try again.",
@@ -53,6 +57,9 @@ REASONS: dict[str, dict[str, str]] = {
     "uncovered": {"en": "they do not mention: {words}", "ar": "لا تذكر: {words}"},
     "weak": {"en": "they match the question only loosely", "ar": "تطابق السؤال بشكل ضعيف"},
     "unknown": {"en": "the documents never mention {names}", "ar": "لا تذكر المستندات {names} أصلًا"},
+    # why a generated answer was set aside (filled into "set_aside")
+    "uncited": {"en": "cited none of the passages", "ar": "لم تستشهد بأي مقطع"},
+    "unsupported": {"en": "is not supported by the passages it cites", "ar": "لا تدعمها المقاطع التي استشهدت بها"},
 }
 
 LANGUAGE_NAMES = {"en": ("English", "الإنجليزية"), "ar": ("Arabic", "العربية")}

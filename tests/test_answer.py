@@ -6,7 +6,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 
 from assistant.answer import Assistant, answer, answer_stream, build_messages
-from assistant.grounding import parse_citations
+from assistant import messages
+from assistant.grounding import parse_citations, ungrounded
 from assistant.retrieval import Retriever
 
 
@@ -71,6 +72,35 @@ def test_guard_flags_invented_sentence(built_settings) -> None:
     response = answer(_assistant(built_settings, llm), "What is Akash Network?")
     assert any("astronauts" in s for s in response.unsupported)
     assert not any("reverse auctions" in s for s in response.unsupported)
+
+
+@pytest.mark.parametrize("question, reply, why, note", [
+    ("Who founded Akash Network?", "Akash Network was founded by Dr. Ali Hassan in Berlin.", "uncited", "cited none"),
+    ("من أسس شبكة أكاش؟", "أسس شبكة أكاش الدكتور علي حسن في برلين.", "uncited", "لم تستشهد"),
+    ("What is Akash Network?", "The company was founded by three astronauts in Paris in 1850 [1].", "unsupported", "not supported"),
+    ("What is Akash Network?", "Akash Network is a marketplace [9].", "uncited", "cited none"),  # no such passage
+])
+def test_generated_answer_without_grounds_is_set_aside_for_the_quotes(built_settings, question, reply, why, note) -> None:
+    response = answer(_assistant(built_settings, FakeListChatModel(responses=[reply])), question)
+    assert response.generated == reply  # kept for the API, not shown as the answer
+    assert response.backend == "extractive" and response.citations and response.unsupported == []
+    assert reply not in response.answer
+    assert all(c.text in [h["text"] for h in response.retrieved] for c in response.citations)
+    assert response.status == "unsure" and note in response.notice
+    quoted = answer(_assistant(built_settings, None, backend="extractive"), question)  # the same question, no model
+    assert response.answer == quoted.answer  # the passages' own words, as quoted without a model
+    if quoted.status == "answered":  # the evidence alone was enough: the model's failure is the reason given
+        assert messages.reason_text(why, "en") in response.reason
+    else:  # the evidence's own doubt stays the reason, its notice first
+        assert response.reason == quoted.reason and response.notice.startswith(quoted.notice)
+
+
+def test_grounded_generated_answer_is_kept_with_its_status(built_settings) -> None:
+    reply = "Akash Network is a decentralized cloud computing marketplace built on the Cosmos SDK [1]."
+    response = answer(_assistant(built_settings, FakeListChatModel(responses=[reply])), "What is Akash Network?")
+    assert response.backend == "openai" and response.generated == reply
+    assert response.answer == reply and response.status == "answered" and response.citations
+    assert ungrounded(response.answer, response.citations, response.unsupported) is None
 
 
 def test_prompt_injection_in_passage_is_data(built_settings) -> None:
@@ -140,7 +170,9 @@ def test_llm_errors_get_a_readable_message_and_a_retry_flag(tmp_path) -> None:
 def test_guard_checks_names_and_numbers_against_the_cited_passage(built_settings, reply: str, flagged: bool) -> None:
     response = answer(_assistant(built_settings, FakeListChatModel(responses=[reply])), "Which blockchain did Render Network move to?")
     assert response.citations and "Render" in response.citations[0].text
-    assert bool(response.unsupported) is flagged, response.unsupported
+    # one sentence, judged unsupported: nothing of the model's answer is left to show, the passages are quoted
+    assert (response.answer != reply and "not supported" in response.notice) is flagged, (response.answer, response.notice)
+    assert response.generated == reply and response.unsupported == []
 
 
 def test_warm_up_loads_the_store_once_in_the_background_before_any_question(built_settings, monkeypatch) -> None:

@@ -66,6 +66,30 @@ def test_eval_on_small_set(built_settings, tmp_path: Path) -> None:
         assert q["rank"] == first_relevant_rank(q["results"], gold) or not gold
 
 
+def test_eval_scores_what_the_model_answered_not_what_it_wrote(built_settings, tmp_path: Path) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from assistant.answer import Assistant
+
+    qa = tmp_path / "qa.jsonl"
+    lines = [{"id": "grounded", "lang": "en", "question": "Which blockchain did Render Network move to?", "gold_keywords": ["Solana"],
+              "answerable": True},
+             {"id": "invented", "lang": "en", "question": "What is Akash Network?", "gold_keywords": ["Cosmos"], "answerable": True}]
+    qa.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+    replies = ["Render Network moved to Solana to improve performance [1].", "Akash Network is a moon base, says Cosmos magazine."]
+    settings = built_settings.model_copy(update={"llm_backend": "openai"})
+    report = run_eval(settings, qa, assistant=Assistant(settings, llm=FakeListChatModel(responses=replies)))
+    by_id = {q["id"]: q for q in report["questions"]}
+    assert report["summary"]["backend"] == "openai"
+    assert by_id["grounded"]["answer"] == replies[0] and by_id["grounded"]["backend"] == "openai"
+    assert by_id["grounded"]["status"] == "answered" and by_id["grounded"]["quotes_fact"] is True
+    # the invented answer names the gold word but cites nothing: it is set aside, and the quoted passages are scored
+    invented = by_id["invented"]
+    assert invented["generated"] == replies[1] and invented["backend"] == "extractive" and invented["status"] == "unsure"
+    assert replies[1] not in invented["answer"] and invented["quotes_fact"] is contains_all(invented["answer"], ["Cosmos"])
+    assert report["summary"]["status"]["answerable"]["unsure"] == 0.5
+
+
 def test_eval_cli_json(built_settings, tmp_path: Path) -> None:
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps({"id": "x", "lang": "en", "question": "What is Akash Network?", "gold_keywords": ["Akash"], "answerable": True}) + "\n", encoding="utf-8")
