@@ -320,9 +320,10 @@ def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] |
         return
     base.generated = raw
     base.answer, base.citations = parse_citations(raw, result.hits)
-    base.unsupported = find_unsupported(base.answer, base.citations, [h.text for h in result.hits], assistant.vectors,
-                                        min_z=settings.word_match_z, cross_offset=settings.cross_script_offset,
-                                        min_coverage=settings.min_coverage, aliases=snap.aliases)
+    if base.citations:  # an uncited answer is set aside whatever its sentences say: no need to check them
+        base.unsupported = find_unsupported(base.answer, base.citations, [h.text for h in result.hits], assistant.vectors,
+                                            min_z=settings.word_match_z, cross_offset=settings.cross_script_offset,
+                                            min_coverage=settings.min_coverage, aliases=snap.aliases)
     why = ungrounded(base.answer, base.citations, base.unsupported)
     if why:
         set_aside(base, why, evidence, result)

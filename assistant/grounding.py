@@ -153,8 +153,9 @@ def ungrounded(answer: str, citations: Sequence[Citation], unsupported: Sequence
     """
     if not citations:
         return "uncited"
+    flagged = set(unsupported)
     sentences = [MARKER.sub(" ", s).strip() for s in split_sentences(answer)]
     sentences = [s for s in sentences if words(s)]
-    if sentences and all(s in set(unsupported) for s in sentences):
+    if sentences and all(s in flagged for s in sentences):
         return "unsupported"
     return None
