@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -151,11 +151,12 @@ class Part:
     focus: tuple[str, ...]  # words the part asks about, as written (names removed)
     name_stems: frozenset[str]  # stems of every spelling of the names it mentions
     wants: str | None = None  # "number" | "date" when the part asks for one
+    spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
 
     @classmethod
     def of(cls, analysis: QueryAnalysis, vector: np.ndarray) -> Part:
         """The part a question (or one part of it) asks, from its analysis and its query vector."""
-        return cls(vector, analysis.focus, analysis.name_stems, analysis.wants)
+        return cls(vector, analysis.focus, analysis.name_stems, analysis.wants, dict(analysis.spellings))
 
 
 @dataclass
@@ -192,7 +193,8 @@ def candidate_units(texts: Sequence[str]) -> list[Unit]:
 EXACT = float("inf")  # match strength of a same-stem word
 
 
-def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache, cross_offset: float = 0.0) -> np.ndarray:
+def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache, cross_offset: float = 0.0,
+                   spellings: Mapping[str, str] | None = None) -> np.ndarray:
     """Matrix [focus word, unit]: how strongly the unit's best word matches the focus word.
 
     Same stem, or for Arabic the same root, is an exact match (``EXACT``).
@@ -202,7 +204,10 @@ def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCac
     a merely related word does not. A match across scripts (an English
     question word, an Arabic passage word) stands out less with any
     multilingual embedder, so ``cross_offset`` is added to its strength.
+    A word's typo fix (``spellings``, from the keyword index) is an exact
+    match too; the word itself is what gets embedded.
     """
+    spellings = spellings or {}
     matrix = np.full((len(focus), len(units)), -EXACT)
     vocabulary = list(dict.fromkeys(w for u in units for w in u.words))
     if not focus or not units or not vocabulary:
@@ -220,9 +225,9 @@ def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCac
                 spread = max(float(np.median(np.abs(values - median))) * 1.4826, 1e-4)
                 z[group] = (values - median) / spread
         z[arabic != (detect_language(word) == "ar")] += cross_offset
-        target, target_root = stem(word), root(word)
+        targets, target_root = {stem(word), spellings.get(word, "")} - {""}, root(word)
         for u, unit in enumerate(units):
-            if target in unit.stems or (target_root is not None and target_root in unit.roots):
+            if targets & unit.stems or (target_root is not None and target_root in unit.roots):
                 matrix[f, u] = EXACT
             elif unit.words:
                 matrix[f, u] = max(float(z[index[w]]) for w in unit.words)
@@ -253,7 +258,7 @@ class _Scored:
 def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, heading_stems: Sequence[frozenset[str]],
                  language: Language, cache: VectorCache, min_z: float, cross_offset: float) -> _Scored:
     """How well each unit answers the part: similarity z + covered words + names + language + quantity."""
-    strengths = word_strengths(part.focus, units, cache, cross_offset)
+    strengths = word_strengths(part.focus, units, cache, cross_offset, part.spellings)
     matches = strengths >= min_z
     share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
     names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0

@@ -14,6 +14,7 @@ words, comparison words), never vocabulary of a domain.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assistant.lexical import AliasGroup, AliasTable, BM25Index
@@ -61,7 +62,8 @@ class QueryAnalysis:
     names: tuple[str, ...] = ()  # canonical names mentioned (alias table, typo-tolerant)
     name_stems: frozenset[str] = frozenset()  # stems of every spelling of those names
     terms: tuple[str, ...] = ()  # index terms of the query, names expanded, typos mapped onto the index
-    focus: tuple[str, ...] = ()  # normalized words the question asks about (names, function words removed)
+    focus: tuple[str, ...] = ()  # words the question asks about, as written (names, function words removed)
+    spellings: tuple[tuple[str, str], ...] = ()  # (focus word, indexed term one edit away) for words the index lacks
     wants: str | None = None  # "number" | "date" | None
     parts: tuple[str, ...] = ()  # sub-questions of a comparison or two-part question (empty: one part)
     comparison: bool = False
@@ -103,8 +105,14 @@ def proper_names(text: str) -> set[str]:
     return names
 
 
-def focus_words(query: str, aliases: AliasTable, index: BM25Index | None = None) -> list[str]:
-    """Content words of the query minus names, comparison words and digits; typos mapped onto the index."""
+def focus_words(query: str, aliases: AliasTable) -> list[str]:
+    """Content words of the query, as the user wrote them, minus names, comparison words and digits.
+
+    Typos are not mapped here (see ``index_spellings``): shown in a notice
+    ("the passages do not mention: ...") or highlighted, a word must be the
+    reader's own. One edit turns many a short Arabic word into another real
+    word (تأجير "renting" into تأثير "influence").
+    """
     stop = stopwords()
     mentioned = aliases.mentions(query)
     names = _name_words(mentioned) | proper_names(query)
@@ -116,13 +124,25 @@ def focus_words(query: str, aliases: AliasTable, index: BM25Index | None = None)
             continue
         if "." in raw or "-" in raw:
             continue  # a dotted name also yields its parts, which are judged on their own
-        word = raw
-        if index is not None and stem(raw) not in index.vocabulary:
-            fixed = index.correct(stem(raw))
-            word = fixed if fixed != stem(raw) else raw
-        if word not in out:
-            out.append(word)
+        if raw not in out:
+            out.append(raw)
     return out
+
+
+def index_spellings(focus: Sequence[str], index: BM25Index | None) -> tuple[tuple[str, str], ...]:
+    """For each focus word whose stem the index lacks, the indexed term one edit away ("blockchian" -> blockchain).
+
+    Kept beside the word, not in its place: a passage holding that term counts
+    as mentioning the word, but the word shown stays the one written.
+    """
+    if index is None:
+        return ()
+    out = []
+    for word in focus:
+        written = stem(word)
+        if written not in index.vocabulary and (fixed := index.correct(written)) != written:
+            out.append((word, fixed))
+    return tuple(out)
 
 
 def split_parts(query: str, aliases: AliasTable) -> tuple[list[str], bool]:
@@ -184,7 +204,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
     """Read a question (and its standalone ``query``) against the current store's names and index."""
     mentioned = aliases.mentions(query)
     name_stems = frozenset(t for g in mentioned for t in g.terms)
-    focus = focus_words(query, aliases, index)
+    focus = focus_words(query, aliases)
     terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
     parts, comparison = split_parts(query, aliases)
@@ -196,6 +216,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
         name_stems=name_stems,
         terms=expanded,
         focus=tuple(focus),
+        spellings=index_spellings(focus, index),
         wants=wants_quantity(query),
         parts=tuple(parts),
         comparison=comparison,

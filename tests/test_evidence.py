@@ -81,3 +81,27 @@ def test_unknown_latin_names_need_the_index() -> None:
     assert unknown_latin_names("How does Bittensor compare to Akash?", "en", aliases, index) == ["Bittensor"]
     assert unknown_latin_names("Is Akahs built on Cosmos?", "en", aliases, index) == []  # one typo is forgiven
     assert unknown_latin_names("ما علاقة Filecoin بـ أكاش؟", "ar", aliases, index) == ["Filecoin"]
+
+
+def test_asked_about_words_stay_as_written_and_a_typo_fix_still_matches(cache: VectorCache) -> None:
+    """One edit turns تأجير (renting) into تأثير (influence): the notice and highlight must show the reader's word.
+
+    The keyword index's fix stays beside the word: a passage writing it counts
+    as mentioning the word (a real typo, "blockchian"), but it is never shown.
+    """
+    from assistant.lexical import BM25Index
+    from assistant.text import terms
+
+    passages = ["لهذا المشروع تأثير كبير على السوق.", "Iagon runs on the Cardano blockchain."]
+    index = BM25Index(["a", "b"], [terms(p) for p in passages])
+    aliases = AliasTable([])
+    renting = analyze("هل يمكن تأجير المعالجات؟", "هل يمكن تأجير المعالجات؟", aliases, index)
+    assert "تأجير" in renting.focus and dict(renting.spellings).get("تأجير") == "تاثير"  # the index's guess, kept aside
+    assert not any("ثير" in w for w in renting.focus) and not any("ثير" in s for s in renting.highlight)
+
+    typo = analyze("Which blockchian is it on?", "Which blockchian is it on?", aliases, index)
+    assert "blockchian" in typo.focus
+    units = candidate_units(passages[1:])
+    assert word_strengths(["blockchian"], units, cache, spellings=dict(typo.spellings))[0, 0] == EXACT
+    assert word_strengths(["blockchian"], units, cache)[0, 0] < EXACT  # without the fix only the embedder judges it
+
