@@ -33,6 +33,9 @@ _WANTS_DATE = re.compile(
 _COMPARISON = frozenset(normalize(w) for w in """difference differences differ compare compared comparison versus vs
     between distinguish distinguishes similar similarity alike unlike
     الفرق فرق الفروق الاختلاف اختلاف يختلف تختلف مقارنه قارن يقارن بين يميز تميز يشبه تشبه التشابه""".split())
+# What may stand between names asked about side by side ("Akash or io.net", "أكاش أم ريندر").
+_JOINERS = frozenset(normalize(w) for w in "and or vs versus nor و أو او أم ام".split())
+_JOINED_WA = re.compile(r"(?<![^\W\d_])و(?=[A-Za-z])")
 # A second question inside the first: "..., and what does it offer?", "...، وما الذي تقدمه؟".
 _CLAUSE_BREAK = re.compile(
     r"[?؟]\s+(?=\S)"
@@ -145,23 +148,67 @@ def index_spellings(focus: Sequence[str], index: BM25Index | None) -> tuple[tupl
     return tuple(out)
 
 
+def _name_tokens(text: str, aliases: AliasTable) -> list[str]:
+    """Words as the alias table reads them: typos mapped onto names, a joined و set apart.
+
+    و is written joined to the next word: apart before a Latin name
+    ("وio.net"), one edit away from the name before an Arabic one ("وريندر").
+    """
+    return aliases.correct(words(_JOINED_WA.sub("و ", text)))
+
+
+def _span(tokens: Sequence[str], group: AliasGroup) -> tuple[int, int] | None:
+    """First and last position of the group's first spelling written in ``tokens`` (consecutive words), if any."""
+    for start in range(len(tokens)):
+        for spelling in group.token_sets:
+            end = start + len(spelling)
+            if end <= len(tokens) and set(tokens[start:end]) == spelling:
+                return start, end - 1
+    return None
+
+
+def alternatives(query: str, aliases: AliasTable) -> list[AliasGroup]:
+    """The names a question sets side by side: the longest run of names with only "and", "or", "vs" or commas between.
+
+    "Akash or io.net?", "Akash, Render and io.net", "أكاش أم ريندر": each name
+    is asked about. In "Is Render on Ethereum or Solana?" the run is Ethereum
+    and Solana; Render, outside it, is asked about in both.
+    """
+    tokens = _name_tokens(query, aliases)
+    groups = aliases.mentions(query)
+    spans = sorted((span, i) for i, group in enumerate(groups) if (span := _span(tokens, group)))
+    best: list[int] = []
+    run: list[int] = []
+    previous_end = -1
+    for (start, end), i in spans:
+        joined = bool(run) and start > previous_end and all(t in _JOINERS for t in tokens[previous_end + 1:start])
+        run = [*run, i] if joined else [i]
+        previous_end = max(previous_end, end) if joined else end
+        if len(run) > len(best):
+            best = run
+    return [groups[i] for i in best] if len(best) >= 2 else []
+
+
 def split_parts(query: str, aliases: AliasTable) -> tuple[list[str], bool]:
     """Sub-questions, and whether the question is a comparison.
 
     A comparison of two or more names ("the difference between Nosana and
     io.net") becomes one part per name, each keeping the rest of the
-    question; two questions in one ("which chain, and what does it offer?")
-    become two parts, each carrying the names of the whole.
+    question; so does a choice or list of names ("Akash or io.net?",
+    "Is Render on Ethereum or Solana?": one part per alternative, the other
+    names kept in each). Two questions in one ("which chain, and what does
+    it offer?") become two parts, each carrying the names of the whole.
     """
     mentioned = aliases.mentions(query)
-    normalized = set(words(query))
-    comparison = len(mentioned) >= 2 and bool(normalized & _COMPARISON)
-    if len(mentioned) >= 2 and (comparison or re.search(r"\band\b|\s+و", query)):
+    comparison = len(mentioned) >= 2 and bool(set(words(query)) & _COMPARISON)
+    side_by_side = mentioned if comparison else alternatives(query, aliases)
+    if len(side_by_side) >= 2:
         parts = []
-        for group in mentioned:
-            others = _name_words([g for g in mentioned if g is not group]) - _name_words([group])
-            kept = [w for w in query.split() if not (set(words(w)) & others)]
-            parts.append(" ".join(kept + ([group.canonical] if not any(set(words(w)) & _name_words([group]) for w in kept) else [])))
+        for group in side_by_side:
+            others = _name_words([g for g in side_by_side if g is not group]) - _name_words([group])
+            kept = [w for w in _JOINED_WA.sub("و ", query).split() if not (set(_name_tokens(w, aliases)) & others)]
+            named = any(set(_name_tokens(w, aliases)) & _name_words([group]) for w in kept)
+            parts.append(" ".join(kept + ([] if named else [group.canonical])))
         return parts, comparison
     clauses = [c.strip(" ,،") for c in _CLAUSE_BREAK.split(query) if c and c.strip(" ,،") and not _is_connector(c)]
     clauses = [c for c in clauses if len([w for w in words(c) if w not in stopwords()]) >= 1]

@@ -105,3 +105,22 @@ def test_asked_about_words_stay_as_written_and_a_typo_fix_still_matches(cache: V
     assert word_strengths(["blockchian"], units, cache, spellings=dict(typo.spellings))[0, 0] == EXACT
     assert word_strengths(["blockchian"], units, cache)[0, 0] < EXACT  # without the fix only the embedder judges it
 
+
+def test_names_side_by_side_are_each_a_part() -> None:
+    """A choice ("or", "أم") is asked about each name, like a comparison; names outside the run stay in every part."""
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "Akash", "أكاش"]), AliasGroup("io.net", ["io.net"]),
+                          AliasGroup("Render", ["Render", "ريندر"]), AliasGroup("Solana", ["Solana", "سولانا"]),
+                          AliasGroup("Ethereum", ["Ethereum"]), AliasGroup("CUDOS", ["CUDOS"])])
+    parts, comparison = split_parts("Which is cheaper, Akash or io.net?", aliases)
+    assert not comparison and len(parts) == 2 and "io.net" not in parts[0] and "Akash" not in parts[1]
+    parts, _ = split_parts("أيهما أرخص، أكاش أم ريندر؟", aliases)
+    assert len(parts) == 2 and "ريندر" not in parts[0] and "أكاش" not in parts[1]
+    parts, _ = split_parts("Is Render on Ethereum or Solana?", aliases)
+    assert len(parts) == 2 and all("Render" in p for p in parts) and "Solana" not in parts[0] and "Ethereum" not in parts[1]
+    # و written joined to a Latin name: the other name leaves each part
+    parts, comparison = split_parts("ما الفرق بين Akash وCUDOS؟", aliases)
+    assert comparison and len(parts) == 2 and "CUDOS" not in parts[0] and "Akash" not in parts[1]
+    # names not side by side: two clauses, not one part per name
+    parts, _ = split_parts("Does Akash run on Solana and what does it offer?", aliases)
+    assert len(parts) == 2 and parts[0].startswith("Does Akash run on Solana")
+    assert split_parts("Does Render use Solana?", aliases) == ([], False)
