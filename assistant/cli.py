@@ -77,7 +77,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(f"relevance: {result.relevance:.2f} (standard deviations above off-topic questions)")
     for rank, hit in enumerate(result.hits, start=1):
         meta = hit.doc.metadata
-        print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or '-'} · lines {meta.get('start_line')}-{meta.get('end_line')}")
+        print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or meta.get('title') or '-'} · lines {meta.get('start_line')}-{meta.get('end_line')}")
         print(hit.text)
     return 0
 
@@ -132,7 +132,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if final.citations:
         print("\nSources:")
         for c in final.citations:
-            print(f"  [{c.marker}] {c.source} · {c.section or '-'} · lines {c.start_line}-{c.end_line}")
+            print(f"  [{c.marker}] {c.source} · {c.section or c.title or '-'} · lines {c.start_line}-{c.end_line}")
     return 0
 
 
