@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from assistant.evidence import Evidence, Unit
 from assistant.grounding import Citation
-from assistant.messages import message
+from assistant.messages import LANGUAGE_NAMES, message
 from assistant.text import Language
 
 
@@ -31,6 +31,20 @@ def with_subject(units: Sequence[Unit], candidates: Sequence[Unit], name_stems: 
     return sorted(out, key=lambda u: (u.rank, u.position))
 
 
+def other_language_note(units: Sequence[Unit], language: Language) -> list[str]:
+    """A line saying which quotes are in another language than the question's, if any.
+
+    It says only that: the sentence chosen may be the Arabic one of a passage
+    that also says it in English, so "no English passage says this" would not
+    be true.
+    """
+    others = [u.language for u in units if u.language != language]
+    if not others:
+        return []
+    name = LANGUAGE_NAMES[others[0]][0 if language == "en" else 1]
+    return [message("quote_other_language" if len(others) == len(units) else "quote_some_other_language", language, name=name)]
+
+
 def extractive_answer(evidence: Evidence, hits: Sequence, language: Language, name_stems: frozenset[str] = frozenset()) -> tuple[str, list[Citation]]:
     """Quote the evidence, one line per sentence, markers numbered by first use."""
     units = with_subject(evidence.units, evidence.candidates, name_stems)
@@ -43,6 +57,5 @@ def extractive_answer(evidence: Evidence, hits: Sequence, language: Language, na
             used.append(unit.rank)
         lines.append(f"- {unit.text} [{used.index(unit.rank) + 1}]")
     citations = [Citation.from_hit(i + 1, hits[rank]) for i, rank in enumerate(used)]
-    if any(u.language != language for u in units):
-        lines.append(message("quote_other_language", language))
+    lines += other_language_note(units, language)
     return message("quote", language) + "\n" + "\n".join(lines), citations

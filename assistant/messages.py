@@ -32,8 +32,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "quote": {"en": "From the sources (quoted, no language model):", "ar": "من المصادر (اقتباس حرفي، دون نموذج لغوي):"},
     "quote_other_language": {
-        "en": "(Quoted in the language of the source: no passage in English states this.)",
-        "ar": "(الاقتباس بلغة المصدر: لا يذكر ذلك أي مقطع بالعربية.)",
+        "en": "(Quoted in {name}, the language of the source.)",
+        "ar": "(اقتُبس النص ب{name}، لغة مصدره.)",
+    },
+    "quote_some_other_language": {
+        "en": "(Some lines are quoted in {name}, the language of their source.)",
+        "ar": "(بعض الأسطر مقتبسة ب{name}، لغة مصدرها.)",
     },
     "fallback": {
         "en": "The language model is unavailable ({error}); here are the passages' own words instead.",

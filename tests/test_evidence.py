@@ -124,3 +124,14 @@ def test_names_side_by_side_are_each_a_part() -> None:
     parts, _ = split_parts("Does Akash run on Solana and what does it offer?", aliases)
     assert len(parts) == 2 and parts[0].startswith("Does Akash run on Solana")
     assert split_parts("Does Render use Solana?", aliases) == ([], False)
+
+
+def test_a_quote_in_another_language_is_named_without_claiming_more() -> None:
+    """An Arabic line among English ones is flagged as such; the note never says no English passage states it."""
+    from assistant.extractive import other_language_note
+
+    english, arabic = candidate_units(["Akash is a cloud market.", "أكاش سوق سحابية."])
+    assert other_language_note([english], "en") == []
+    assert other_language_note([arabic], "en") == ["(Quoted in Arabic, the language of the source.)"]
+    assert other_language_note([english, arabic], "en") == ["(Some lines are quoted in Arabic, the language of their source.)"]
+    assert other_language_note([english], "ar") == ["(اقتُبس النص بالإنجليزية، لغة مصدره.)"]
