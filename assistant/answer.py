@@ -243,7 +243,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         unknown_names=unknown,
         anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
-        vocabulary=result.vocabulary,
+        vocabulary=result.vocabulary, written=evidence.written,
         across_languages=_across_languages(result, settings.evidence_passages),
     )
 

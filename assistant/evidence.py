@@ -178,6 +178,11 @@ class Evidence:
     def gives_quantity(self) -> bool:
         return any(u.gives_quantity for u in self.units)
 
+    @property
+    def written(self) -> float | None:
+        """Share of the asked-about words the passages write themselves (same stem or root), None when none is asked."""
+        return sum(s == EXACT for s in self.strengths.values()) / len(self.strengths) if self.strengths else None
+
 
 def candidate_units(texts: Sequence[str]) -> list[Unit]:
     """Units of the top passages, in passage order."""

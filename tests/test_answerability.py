@@ -61,6 +61,9 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     ({"relevance": -1.0, "vocabulary": 1.0, "likeness": -3.0}, "unsure"),  # the documents write all its words
     ({"relevance": -1.0, "vocabulary": 1.0, "likeness": 0.5}, "refused"),  # ... but it reads like everyday talk
     ({"relevance": -1.0, "vocabulary": 0.9, "likeness": -3.0}, "refused"),
+    ({"relevance": 0.4, "written": 0.8, "likeness": -3.0}, "unsure"),  # the passages write most of its words themselves
+    ({"relevance": 0.4, "written": 0.8, "likeness": 0.5}, "refused"),  # ... but it reads like everyday talk
+    ({"relevance": 0.4, "written": 0.25, "likeness": -3.0}, "refused"),  # near words only: the relevance stands
 ])
 def test_decision_table(kwargs: dict, status: str) -> None:
     values = {"has_hits": True, "coverage": 1.0, "uncovered": [], "wants": None, "gives_wanted": True, **kwargs}
@@ -391,3 +394,9 @@ def test_ingest_saves_the_probe_vectors_and_a_new_process_loads_them(built_setti
 
     monkeypatch.setattr(engine.embeddings, "embed_queries", refuse)
     assert engine.probes().standard["en"].shape[0] == engine.probes().standard["ar"].shape[0] > 50
+
+
+def test_a_question_the_passages_write_word_for_word_is_not_refused(assistant) -> None:
+    """English words in a mostly Arabic corpus: e5 scores it like the probes, but the Dynex note writes its words."""
+    response = answer(assistant, "Which project uses proof of useful work?")
+    assert response.status != "refused" and any("Dynex" in c.text for c in response.citations), response.reason
