@@ -3,7 +3,9 @@
 "And which blockchain does it run on now?" retrieves nothing useful alone.
 A question is read as a follow-up when it names nothing the corpus knows
 and either refers back (a pronoun, a demonstrative, an Arabic attached
-pronoun, an opening "and" / "و") or is a fragment of one content word. The
+pronoun, an opening "and" / "و") or is a fragment of one content word, or
+when a word pointing back comes before the first name it writes ("And how
+does it compare to io.net?"). The
 cues are closed classes of the two languages, never domain words. A
 follow-up then carries the names of the latest earlier question that named
 something (else that question's text); with a chat model configured, the
@@ -56,26 +58,42 @@ _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so)\b|^\s*(و|ف|طي
 _ATTACHED = re.compile(r"\w{2,}(ها|هم|هما|هن)$")  # تقدمها، مؤسسها، أسعارهم (on the word as written: ة is not ه)
 
 
-def refers_back(question: str) -> bool:
-    """Does the question point at something said before (pronoun, demonstrative, attached pronoun, "and ...")?"""
-    if _OPENERS.match(question.strip()):
-        return True
+def first_reference(question: str) -> int | None:
+    """Position (in ``raw_words``) of the first word pointing at something (pronoun, demonstrative, attached pronoun)."""
     written = raw_words(question)
     normal = [normalize(w) for w in written]
     for i, (raw, word) in enumerate(zip(written, normal, strict=True)):
         if word in _REFERRING_EN or word in _REFERRING_AR:
-            return True
+            return i
         if word in _PRONOUNS_AR and not (i > 0 and normal[i - 1] in _INTERROGATIVES_AR):  # "ما هي" asks, "هي" refers
-            return True
+            return i
         if _ATTACHED.match(raw) and len(raw) >= 4:
-            return True
-    return False
+            return i
+    return None
+
+
+def refers_back(question: str) -> bool:
+    """Does the question point at something said before (pronoun, demonstrative, attached pronoun, "and ...")?"""
+    return bool(_OPENERS.match(question.strip())) or first_reference(question) is not None
 
 
 def is_follow_up(question: str, aliases: AliasTable) -> bool:
-    """Needs its conversation: names nothing known, and refers back or is a one-word fragment."""
+    """Needs its conversation: names nothing known, and refers back or is a one-word fragment; or names
+    something only after a word pointing back ("And how does it compare to io.net?": "it" is not io.net).
+
+    A name first and a pronoun after ("What is Akash and what does it offer?")
+    reads as the pronoun pointing at that name, and an opening "what about"
+    with a name ("What about Akash?") changes the subject: neither needs the
+    conversation.
+    """
     if aliases.mentions(question):
-        return False
+        reference = first_reference(question)
+        if reference is None:
+            return False
+        tokens = aliases.correct(words(question))
+        named = {w for g in aliases.mentions(question) for ts in g.token_sets for w in ts}
+        first_name = next((i for i, t in enumerate(tokens) if t in named), len(tokens))
+        return reference < first_name
     content = [w for w in words(question) if w not in stopwords()]
     return refers_back(question) or len(content) <= 1
 

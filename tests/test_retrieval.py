@@ -230,3 +230,18 @@ def test_ingest_by_another_process_is_seen_by_a_running_retriever(tmp_path) -> N
     top = result.hits[0]
     assert top.doc.metadata["source"] == "zanzibarite.md"
     assert top.dense is not None and top.dense > 0.8 and top.lexical is not None  # both legs see it
+
+
+def test_a_named_question_pointing_back_before_its_name_is_a_follow_up() -> None:
+    """ "it" before "io.net" cannot mean io.net; "it" after "Akash" can, and "What about Akash?" changes the subject."""
+    from assistant.conversation import is_follow_up
+
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "Akash", "أكاش"]), AliasGroup("io.net", ["io.net"]),
+                          AliasGroup("Nosana", ["Nosana", "نوسانا"])])
+    assert is_follow_up("And how does it compare to io.net?", aliases)
+    assert is_follow_up("وما علاقتها بـ io.net؟", aliases)
+    assert not is_follow_up("What is Akash and what does it offer?", aliases)
+    assert not is_follow_up("What about Akash?", aliases)
+    assert not is_follow_up("How does Nosana compare to io.net?", aliases)
+    history = [{"role": "user", "content": "What is Nosana?"}, {"role": "assistant", "content": "A compute market."}]
+    assert condense("And how does it compare to io.net?", history, aliases, lambda q: 1.0).startswith("Nosana")
