@@ -5,12 +5,11 @@ A question is read as a follow-up when it names nothing the corpus knows
 and either refers back (a pronoun, a demonstrative, an Arabic attached
 pronoun, an opening "and" / "و") or is a fragment of one content word, or
 when a word pointing back comes before the first name it writes ("And how
-does it compare to io.net?"). The
-cues are closed classes of the two languages, never domain words. A
-follow-up then carries the names of the latest earlier question that named
-something (else that question's text); with a chat model configured, the
-model's standalone rewrite competes with it, and the reading the corpus
-matches best is searched.
+does it compare to io.net?"). The cues are closed classes of the two
+languages, never domain words. A follow-up then carries the names of the
+latest earlier question that named something (else that question's text);
+with a chat model configured, the model's standalone rewrite competes with
+it, and the reading the corpus matches best is searched.
 """
 
 from __future__ import annotations
