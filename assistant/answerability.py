@@ -313,9 +313,9 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     (``vocabulary`` 1.0): on XQuAD dev, Arabic questions over the Arabic
     articles refused for relevance alone had the right passage first, all their
     words in the documents, and read nothing like everyday talk. And for a
-    question most of whose asked-about words (``written``: share, at least
-    ``min_coverage``) the quoted passages write themselves, same stem or root,
-    not a near word: "Which project uses proof of useful work?" scores 0.4 with
+    question at least half of whose asked-about words (``written``: share, at
+    least ``min_coverage``) the top passages write as the question does (same
+    stem or root: not a near word, not a typo fix): "Which project uses proof of useful work?" scores 0.4 with
     e5-small against a passage saying "uses proof of useful work", since the
     passage is mostly Arabic and the question's language is a small part of the
     corpus, so ``vocabulary`` cannot speak for it.
@@ -330,7 +330,7 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     everyday = likeness is not None and likeness >= settings.everyday_above
     foreign = vocabulary is not None and vocabulary < settings.min_vocabulary
     in_its_words = ((vocabulary is not None and vocabulary >= 1.0)  # the documents write every word it asks with
-                    or (written is not None and written >= settings.min_coverage))  # the passages quoted write most of them
+                    or (written is not None and written >= settings.min_coverage))  # the top passages write its words
     if relevance is not None and relevance < settings.refuse_below and not across_languages and not in_its_words:
         off_topic = f"off-topic: relevance {relevance:.2f} < {settings.refuse_below}"
     elif everyday and foreign:  # two independent signs agree: the match itself is not trusted

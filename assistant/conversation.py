@@ -4,8 +4,8 @@
 A question is read as a follow-up when it names nothing the corpus knows
 and either refers back (a pronoun, a demonstrative, an Arabic attached
 pronoun, an opening "and" / "و") or is a fragment of one content word, or
-when a word pointing back comes before the first name it writes ("And how
-does it compare to io.net?"). The cues are closed classes of the two
+when it opens with "and" and points back before the first name it writes
+("And how does it compare to io.net?"). The cues are closed classes of the two
 languages, never domain words. A follow-up then carries the names of the
 latest earlier question that named something (else that question's text);
 with a chat model configured, the model's standalone rewrite competes with
@@ -55,6 +55,7 @@ _PRONOUNS_AR = frozenset(normalize(w) for w in "هو هي هم هما هن".spli
 _INTERROGATIVES_AR = frozenset(normalize(w) for w in "ما من ماذا وما ومن شو ايش وش مين منو شنو".split())
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|so)\b|^\s*(و|ف|طيب|طب)(?=\S{2,})", re.IGNORECASE)
 _ATTACHED = re.compile(r"\w{2,}(ها|هم|هما|هن)$")  # تقدمها، مؤسسها، أسعارهم (on the word as written: ة is not ه)
+_ARTICLE = re.compile(r"^[وفبك]?(ال|لل)")
 
 
 def first_reference(question: str) -> int | None:
@@ -66,7 +67,7 @@ def first_reference(question: str) -> int | None:
             return i
         if word in _PRONOUNS_AR and not (i > 0 and normal[i - 1] in _INTERROGATIVES_AR):  # "ما هي" asks, "هي" refers
             return i
-        if _ATTACHED.match(raw) and len(raw) >= 4:
+        if _ATTACHED.match(raw) and len(raw) >= 4 and not _ARTICLE.match(raw):  # الراهن: an article takes no pronoun
             return i
     return None
 
@@ -77,19 +78,21 @@ def refers_back(question: str) -> bool:
 
 
 def is_follow_up(question: str, aliases: AliasTable) -> bool:
-    """Needs its conversation: names nothing known, and refers back or is a one-word fragment; or names
-    something only after a word pointing back ("And how does it compare to io.net?": "it" is not io.net).
+    """Needs its conversation: names nothing known, and refers back or is a one-word fragment; or opens
+    with "and" / "و" and points back before the first name it writes ("And how does it compare to io.net?":
+    "it" is not io.net).
 
-    A name first and a pronoun after ("What is Akash and what does it offer?")
-    reads as the pronoun pointing at that name, and an opening "what about"
-    with a name ("What about Akash?") changes the subject: neither needs the
-    conversation.
+    Without the opening "and", a word before the name is as often filler
+    ("How much does it cost to use Akash?", "Is there a GPU market on Akash?")
+    or points ahead ("Which of these is cheaper, Akash or io.net?"); a name
+    first and a pronoun after ("What is Akash and what does it offer?") reads
+    as the pronoun pointing at that name. None of these needs the conversation.
     """
     if aliases.mentions(question):
         reference = first_reference(question)
-        if reference is None:
+        if reference is None or not _OPENERS.match(question.strip()):
             return False
-        tokens = aliases.correct(words(question))
+        tokens = aliases.tokens(question)
         named = {w for g in aliases.mentions(question) for ts in g.token_sets for w in ts}
         first_name = next((i for i, t in enumerate(tokens) if t in named), len(tokens))
         return reference < first_name

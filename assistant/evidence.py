@@ -181,7 +181,7 @@ class Evidence:
 
     @property
     def written(self) -> float | None:
-        """Share of the asked-about words the passages write themselves (same stem or root), None when none is asked."""
+        """Share of the asked-about words the passages write as written (same stem or root, not a typo fix), None when none is asked."""
         return sum(s == EXACT for s in self.strengths.values()) / len(self.strengths) if self.strengths else None
 
 
@@ -197,6 +197,7 @@ def candidate_units(texts: Sequence[str]) -> list[Unit]:
 
 
 EXACT = float("inf")  # match strength of a same-stem word
+SPELLED = 50.0  # match strength through a word's typo fix: a match, but not the word as written (see ``Evidence.written``)
 
 
 def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache, cross_offset: float = 0.0,
@@ -210,8 +211,8 @@ def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCac
     a merely related word does not. A match across scripts (an English
     question word, an Arabic passage word) stands out less with any
     multilingual embedder, so ``cross_offset`` is added to its strength.
-    A word's typo fix (``spellings``, from the keyword index) is an exact
-    match too; the word itself is what gets embedded.
+    A word's typo fix (``spellings``, from the keyword index) written in the
+    unit is a match too (``SPELLED``); the word itself is what gets embedded.
     """
     spellings = spellings or {}
     matrix = np.full((len(focus), len(units)), -EXACT)
@@ -231,10 +232,12 @@ def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCac
                 spread = max(float(np.median(np.abs(values - median))) * 1.4826, 1e-4)
                 z[group] = (values - median) / spread
         z[arabic != (detect_language(word) == "ar")] += cross_offset
-        targets, target_root = {stem(word), spellings.get(word, "")} - {""}, root(word)
+        target, target_root, fixed = stem(word), root(word), spellings.get(word)
         for u, unit in enumerate(units):
-            if targets & unit.stems or (target_root is not None and target_root in unit.roots):
+            if target in unit.stems or (target_root is not None and target_root in unit.roots):
                 matrix[f, u] = EXACT
+            elif fixed is not None and fixed in unit.stems:
+                matrix[f, u] = SPELLED
             elif unit.words:
                 matrix[f, u] = max(float(z[index[w]]) for w in unit.words)
     return matrix

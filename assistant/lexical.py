@@ -11,6 +11,7 @@ of each name it mentions, tolerating one-letter typos ("Akahs", "رندر").
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,9 @@ from rapidfuzz import distance, process
 
 from assistant.text import normalize, terms, word_script, words
 
+# One-letter Arabic proclitics (and, with, for, so, like), written joined to the next word.
+_PROCLITICS = "وبلفك"
+_JOINED_TO_LATIN = re.compile(r"(?<![^\W\d_])([وبلفك])(?=[A-Za-z])")
 # Typo tolerance: a word of at least this many letters may be one edit (insertion,
 # deletion, substitution or swap of neighbours) away from a known word.
 TYPO_MIN_LETTERS = 4
@@ -83,9 +87,24 @@ class AliasTable:
             self._corrections[word] = closest_word(word, self._long_words)
         return self._corrections[word]
 
+    def tokens(self, text: str) -> list[str]:
+        """The text's words as names are read: a one-letter proclitic joined to a name set apart, typos mapped onto names.
+
+        Arabic writes و ب ل ف ك joined to the next word, a Latin name too
+        ("وio.net", "بAkash"); before an Arabic name ("وأكاش") it is split off
+        only when the rest is a name word, since so many words begin with these letters.
+        """
+        out: list[str] = []
+        for word in words(_JOINED_TO_LATIN.sub(r"\1 ", text)):
+            if len(word) > 3 and word[0] in _PROCLITICS and word[1:] in self.vocabulary:
+                out += [word[0], word[1:]]
+            else:
+                out.append(word)
+        return self.correct(out)
+
     def mentions(self, text: str) -> list[AliasGroup]:
         """Groups whose spellings (all words of at least one) appear in the text, typo-tolerant."""
-        tokens = set(self.correct(words(text)))
+        tokens = set(self.tokens(text))
         return [g for g in self.groups if any(ts <= tokens for ts in g.token_sets)]
 
     def expand(self, text: str) -> list[str]:

@@ -35,7 +35,7 @@ _COMPARISON = frozenset(normalize(w) for w in """difference differences differ c
     الفرق فرق الفروق الاختلاف اختلاف يختلف تختلف مقارنه قارن يقارن بين يميز تميز يشبه تشبه التشابه""".split())
 # What may stand between names asked about side by side ("Akash or io.net", "أكاش أم ريندر").
 _JOINERS = frozenset(normalize(w) for w in "and or vs versus nor و أو او أم ام".split())
-_JOINED_WA = re.compile(r"(?<![^\W\d_])و(?=[A-Za-z])")
+_COMMA = re.compile(r"[,،]")
 # A second question inside the first: "..., and what does it offer?", "...، وما الذي تقدمه؟".
 _CLAUSE_BREAK = re.compile(
     r"[?؟]\s+(?=\S)"
@@ -148,15 +148,6 @@ def index_spellings(focus: Sequence[str], index: BM25Index | None) -> tuple[tupl
     return tuple(out)
 
 
-def _name_tokens(text: str, aliases: AliasTable) -> list[str]:
-    """Words as the alias table reads them: typos mapped onto names, a joined و set apart.
-
-    و is written joined to the next word: apart before a Latin name
-    ("وio.net"), one edit away from the name before an Arabic one ("وريندر").
-    """
-    return aliases.correct(words(_JOINED_WA.sub("و ", text)))
-
-
 def _span(tokens: Sequence[str], group: AliasGroup) -> tuple[int, int] | None:
     """First and last position of the group's first spelling written in ``tokens`` (consecutive words), if any."""
     for start in range(len(tokens)):
@@ -174,14 +165,15 @@ def alternatives(query: str, aliases: AliasTable) -> list[AliasGroup]:
     is asked about. In "Is Render on Ethereum or Solana?" the run is Ethereum
     and Solana; Render, outside it, is asked about in both.
     """
-    tokens = _name_tokens(query, aliases)
+    tokens = aliases.tokens(_COMMA.sub(" and ", query))  # a list's commas join like "and"; the words lose them
     groups = aliases.mentions(query)
     spans = sorted((span, i) for i, group in enumerate(groups) if (span := _span(tokens, group)))
     best: list[int] = []
     run: list[int] = []
     previous_end = -1
     for (start, end), i in spans:
-        joined = bool(run) and start > previous_end and all(t in _JOINERS for t in tokens[previous_end + 1:start])
+        gap = tokens[previous_end + 1:start]
+        joined = bool(run) and bool(gap) and all(t in _JOINERS for t in gap)  # "Nosana Solana integration": not a choice
         run = [*run, i] if joined else [i]
         previous_end = max(previous_end, end) if joined else end
         if len(run) > len(best):
@@ -206,8 +198,8 @@ def split_parts(query: str, aliases: AliasTable) -> tuple[list[str], bool]:
         parts = []
         for group in side_by_side:
             others = _name_words([g for g in side_by_side if g is not group]) - _name_words([group])
-            kept = [w for w in _JOINED_WA.sub("و ", query).split() if not (set(_name_tokens(w, aliases)) & others)]
-            named = any(set(_name_tokens(w, aliases)) & _name_words([group]) for w in kept)
+            kept = [w for w in query.split() if not (set(aliases.tokens(w)) & others)]
+            named = any(set(aliases.tokens(w)) & _name_words([group]) for w in kept)
             parts.append(" ".join(kept + ([] if named else [group.canonical])))
         return parts, comparison
     clauses = [c.strip(" ,،") for c in _CLAUSE_BREAK.split(query) if c and c.strip(" ,،") and not _is_connector(c)]

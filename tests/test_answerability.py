@@ -64,6 +64,7 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     ({"relevance": 0.4, "written": 0.8, "likeness": -3.0}, "unsure"),  # the passages write most of its words themselves
     ({"relevance": 0.4, "written": 0.8, "likeness": 0.5}, "refused"),  # ... but it reads like everyday talk
     ({"relevance": 0.4, "written": 0.25, "likeness": -3.0}, "refused"),  # near words only: the relevance stands
+    ({"relevance": 0.4, "written": 0.5, "likeness": -3.0}, "unsure"),  # MIN_COVERAGE is the bound
 ])
 def test_decision_table(kwargs: dict, status: str) -> None:
     values = {"has_hits": True, "coverage": 1.0, "uncovered": [], "wants": None, "gives_wanted": True, **kwargs}
