@@ -81,7 +81,7 @@ class Unit:
 
 @lru_cache(maxsize=UNIT_CACHE)
 def passage_units(text: str) -> tuple[str, ...]:
-    """Quotable units: a bullet line stays whole; other lines split into sentences; lead-ins are not quoted.
+    """Quotable units: a bullet line stays whole; other lines split into sentences.
 
     Cached: the same passages come back question after question, and sentence
     splitting (pysbd) was half the time of re-ranking them.
@@ -96,8 +96,7 @@ def passage_units(text: str) -> tuple[str, ...]:
             units.append(line[2:].strip())
         else:
             units.extend(split_sentences(line))
-    # A line ending in a colon ("Main projects:") leads into what follows and says nothing itself.
-    return tuple(u for u in units if len(words(u)) >= 2 and not u.rstrip(" *").endswith(":"))
+    return tuple(u for u in units if len(words(u)) >= 2)
 
 
 @lru_cache(maxsize=UNIT_CACHE)

@@ -22,7 +22,6 @@ def cache() -> VectorCache:
 def test_units_keep_bullets_whole_and_drop_labels() -> None:
     units = passage_units("- **Akash**: سوق حوسبة. تعتمد على Cosmos.\n**English:** Akash is a market. It uses Kubernetes.\n![img](x.png)")
     assert units == ("**Akash**: سوق حوسبة. تعتمد على Cosmos.", "Akash is a market.", "It uses Kubernetes.")
-    assert passage_units("المشاريع الرئيسية:\n- **Akash**: سوق حوسبة.\nThe main projects are:") == ("**Akash**: سوق حوسبة.",)
 
 
 def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
