@@ -315,10 +315,11 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     words in the documents, and read nothing like everyday talk. And for a
     question at least half of whose asked-about words (``written``: share, at
     least ``min_coverage``) the top passages write as the question does (same
-    stem or root: not a near word, not a typo fix): "Which project uses proof of useful work?" scores 0.4 with
-    e5-small against a passage saying "uses proof of useful work", since the
-    passage is mostly Arabic and the question's language is a small part of the
-    corpus, so ``vocabulary`` cannot speak for it.
+    stem or root: not a near word, not a typo fix): "Which project uses proof
+    of useful work?" scores 0.4 with e5-small against a passage saying "uses
+    proof of useful work", since the passage is mostly Arabic and the
+    question's language is a small part of the corpus, so ``vocabulary``
+    cannot speak for it.
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3),

@@ -88,12 +88,13 @@ def is_follow_up(question: str, aliases: AliasTable) -> bool:
     first and a pronoun after ("What is Akash and what does it offer?") reads
     as the pronoun pointing at that name. None of these needs the conversation.
     """
-    if aliases.mentions(question):
+    mentioned = aliases.mentions(question)
+    if mentioned:
         reference = first_reference(question)
         if reference is None or not _OPENERS.match(question.strip()):
             return False
         tokens = aliases.tokens(question)
-        named = {w for g in aliases.mentions(question) for ts in g.token_sets for w in ts}
+        named = {w for g in mentioned for ts in g.token_sets for w in ts}
         first_name = next((i for i, t in enumerate(tokens) if t in named), len(tokens))
         return reference < first_name
     content = [w for w in words(question) if w not in stopwords()]

@@ -195,12 +195,14 @@ def split_parts(query: str, aliases: AliasTable) -> tuple[list[str], bool]:
     comparison = len(mentioned) >= 2 and bool(set(words(query)) & _COMPARISON)
     side_by_side = mentioned if comparison else alternatives(query, aliases)
     if len(side_by_side) >= 2:
+        pieces = [(w, set(aliases.tokens(w))) for w in query.split()]  # each written word as names are read
         parts = []
         for group in side_by_side:
-            others = _name_words([g for g in side_by_side if g is not group]) - _name_words([group])
-            kept = [w for w in query.split() if not (set(aliases.tokens(w)) & others)]
-            named = any(set(aliases.tokens(w)) & _name_words([group]) for w in kept)
-            parts.append(" ".join(kept + ([] if named else [group.canonical])))
+            own = _name_words([group])
+            others = _name_words([g for g in side_by_side if g is not group]) - own
+            kept = [(w, read) for w, read in pieces if not read & others]
+            named = any(read & own for _, read in kept)
+            parts.append(" ".join([w for w, _ in kept] + ([] if named else [group.canonical])))
         return parts, comparison
     clauses = [c.strip(" ,،") for c in _CLAUSE_BREAK.split(query) if c and c.strip(" ,،") and not _is_connector(c)]
     clauses = [c for c in clauses if len([w for w in words(c) if w not in stopwords()]) >= 1]
