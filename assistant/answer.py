@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from assistant import answerability, messages
 from assistant.answerability import Decision, Status
@@ -32,6 +31,9 @@ from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever, has_text_in
 from assistant.text import Language, detect_language, fold, raw_words, words
 from assistant.translit import arabic_spellings, name_runs, written_in_arabic
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 SYSTEM_PROMPT = """You answer questions using ONLY the numbered passages below.
 Rules:

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 from langchain_core.documents import Document
-from langchain_core.indexing import index
 
 from assistant import store as store_mod
 from assistant.chunking import chunk_document, chunk_id
@@ -205,6 +204,8 @@ def write_files(plan: Plan, writer: str, vector_store, records, counter: RunCoun
     its record is refreshed, and it deletes only ids these records hold
     (chunks this writer stored).
     """
+    from langchain_core.indexing import index  # imported here: it brings LangChain's retrievers, which an app start skips
+
     per_file = {source: stamp(chunks, writer) for source, chunks in plan.per_file.items()}
     bar = _progress_bar(sum(len(chunks) for chunks in per_file.values()), progress)
     counter.on_progress = bar.update if bar is not None else None

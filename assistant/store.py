@@ -5,6 +5,12 @@ used: langchain-chroma passes ``embedding_function=None`` and vectors always
 come from our embedder. The collection metadata records which embedder made
 the vectors; opening the store with another one stops with a message instead
 of silently returning nonsense neighbours.
+
+Ingest writes through langchain-chroma (LangChain's indexing API needs its
+``VectorStore``). Readers query the collection itself (``open_collection``):
+a search by a vector we computed needs nothing the wrapper adds, and importing
+langchain-chroma (with LangChain's retriever and tracing modules) cost about
+0.4 s of every app start.
 """
 
 from __future__ import annotations
@@ -17,18 +23,20 @@ import uuid
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
-from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import BaseStore
 
 from assistant.chunking import text_hash
 from assistant.config import Settings
 from assistant.embeddings import ProgressEmbeddings, describe
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
 
 _SIGNATURE_KEYS = ("embedder_backend", "embedder_model", "embedder_dim")
 
@@ -281,6 +289,8 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
     passages written, through ``reusing_embeddings`` so stored texts are not
     embedded again.
     """
+    from langchain_chroma import Chroma
+
     check_signature(settings, embeddings)
     if not create and collection_signature(settings) is None:
         raise StoreMissingError(
@@ -295,6 +305,15 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
         collection_configuration={"hnsw": {"space": "cosine"}},
         create_collection_if_not_exists=True,
     )
+
+
+def open_collection(settings: Settings, embeddings: ProgressEmbeddings) -> chromadb.Collection:
+    """The collection for reading: checks the embedder like ``open_store``, never creates anything."""
+    check_signature(settings, embeddings)
+    collection = get_collection(settings)
+    if collection is None:
+        raise StoreMissingError(f"No store found at {location(settings)}. Run `python ingest.py` to build it.")
+    return collection
 
 
 _generation = 0  # bumped by every change this process makes to any collection
@@ -399,7 +418,7 @@ def write_calibration(settings: Settings, raw: str) -> None:
 
 
 class StoreView(Generic[Derived]):
-    """The store as one reading process sees it: its Chroma client, its state, and what it derives from it.
+    """The store as one reading process sees it: its collection, its state, and what it derives from it.
 
     ``derive(state)`` builds what readers need from the passages (the keyword
     index, the alias table, the calibration; see ``retrieval.Snapshot``) and
@@ -415,7 +434,7 @@ class StoreView(Generic[Derived]):
     def __init__(self, settings: Settings, embeddings: ProgressEmbeddings, derive: Callable[[str], Derived]) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self.chroma = open_store(settings, embeddings)
+        self.collection = open_collection(settings, embeddings)
         self._derive = derive
         self._current: Derived | None = None
         self._state: str | None = None
@@ -438,7 +457,7 @@ class StoreView(Generic[Derived]):
                 if self._current is None or self._state != state:
                     if self._current is not None and generation == checked_generation:
                         reopen_client(self.settings)  # another process wrote: this client cannot see it
-                        self.chroma = open_store(self.settings, self.embeddings)
+                        self.collection = open_collection(self.settings, self.embeddings)
                         state = store_state(self.settings) or ""
                     self._current, self._state = self._derive(state), state
                 current = self._current

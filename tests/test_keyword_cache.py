@@ -197,3 +197,17 @@ def test_passages_added_by_another_program_are_paged_again(small_store) -> None:
     hits = Retriever(small_store).search("zanzibarium", k=3, mode="bm25").hits
     assert keyword_cache.loads == loads
     assert hits and hits[0].doc.id == "foreign-1" and "zanzibarium" in hits[0].text
+
+
+def test_app_start_path_leaves_langchain_retriever_modules_unloaded() -> None:
+    """What a start imports before its first answer: LangChain's retriever and tracing modules (and langchain-chroma,
+    which needs them) only come with ingest or ``as_langchain``, never with ``import app``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys, app\n"
+             "print(sorted(m for m in ('langchain_chroma', 'langchain_core.retrievers', 'langsmith') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
+    assert out == "[]"
