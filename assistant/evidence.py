@@ -264,7 +264,8 @@ class _Scored:
 
 
 def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, heading_stems: Sequence[frozenset[str]],
-                 language: Language, cache: VectorCache, min_z: float, cross_offset: float) -> _Scored:
+                 language: Language, cache: VectorCache, min_z: float, cross_offset: float,
+                 language_weight: float = LANGUAGE_WEIGHT) -> _Scored:
     """How well each unit answers the part: similarity z + covered words + names + language + quantity."""
     strengths = word_strengths(part.focus, units, cache, cross_offset, part.spellings)
     matches = strengths >= min_z
@@ -273,7 +274,7 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
                       for u in units])
     quantities = np.array([u.gives_quantity for u in units], dtype=float)
     scores = (_semantic(part.vector, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
-              + LANGUAGE_WEIGHT * np.array([u.language == language for u in units], dtype=float)
+              + language_weight * np.array([u.language == language for u in units], dtype=float)
               + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
     return _Scored(scores, strengths, matches)
 
@@ -292,12 +293,17 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
     even across languages, where the keyword leg cannot help: on the ARCD dev
     split it lifts recall@1 of English questions over Arabic articles from
     0.58 to 0.62. ``RERANK_RANK_WEIGHT`` keeps the retriever's opinion.
+    The question's language earns a sentence nothing here: that bonus only
+    chooses which of a bilingual passage's two versions to quote, and in
+    ranking it lifted every passage with text in the question's language
+    above an equally good one written in the other (English questions over
+    the Arabic article and its bilingual project notes).
     """
     units = candidate_units(texts)
     if not units:
         return list(range(len(texts)))
     scored = _score_units(part, units, cache.passages([u.text for u in units]), _heading_stems(headings, len(texts)),
-                          language, cache, min_z, cross_offset)
+                          language, cache, min_z, cross_offset, language_weight=0.0)
     best = np.full(len(texts), -np.inf)
     for unit, score in zip(units, scored.scores, strict=True):
         best[unit.rank] = max(best[unit.rank], float(score))
