@@ -222,9 +222,7 @@ class Retriever:
         return self.view.current()
 
     def _build_snapshot(self, state: str) -> Snapshot:
-        collection = store_mod.get_collection(self.settings)
-        if collection is None:
-            raise store_mod.StoreMissingError(f"No store found at {store_mod.location(self.settings)}. Run `python ingest.py`.")
+        collection = store_mod.require_collection(self.settings)
         docs, bm25 = keyword_cache.passages_and_index(self.settings, collection, state)  # no paging on a saved state
         return Snapshot(
             state=state,

@@ -55,6 +55,10 @@ class EmbedderMismatchError(StoreError):
 class StoreMissingError(StoreError):
     """No store (or an empty one) where the settings point."""
 
+    @classmethod
+    def at(cls, settings: Settings) -> StoreMissingError:
+        return cls(f"No store found at {location(settings)}. Run `python ingest.py` to build it.")
+
 
 _Location = tuple[str | None, int, str | None]  # (server host, port, local folder)
 _CLIENTS: dict[_Location, chromadb.ClientAPI] = {}
@@ -293,9 +297,7 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
 
     check_signature(settings, embeddings)
     if not create and collection_signature(settings) is None:
-        raise StoreMissingError(
-            f"No store found at {location(settings)}. Run `python ingest.py` to build it."
-        )
+        raise StoreMissingError.at(settings)
     metadata = {**embeddings.signature(), "state": "new"}
     return Chroma(
         collection_name=settings.collection,
@@ -307,13 +309,18 @@ def open_store(settings: Settings, embeddings: ProgressEmbeddings, *, create: bo
     )
 
 
+def require_collection(settings: Settings) -> chromadb.Collection:
+    """The raw collection, or ``StoreMissingError`` naming where it was looked for."""
+    collection = get_collection(settings)
+    if collection is None:
+        raise StoreMissingError.at(settings)
+    return collection
+
+
 def open_collection(settings: Settings, embeddings: ProgressEmbeddings) -> chromadb.Collection:
     """The collection for reading: checks the embedder like ``open_store``, never creates anything."""
     check_signature(settings, embeddings)
-    collection = get_collection(settings)
-    if collection is None:
-        raise StoreMissingError(f"No store found at {location(settings)}. Run `python ingest.py` to build it.")
-    return collection
+    return require_collection(settings)
 
 
 _generation = 0  # bumped by every change this process makes to any collection

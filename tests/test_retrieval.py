@@ -142,8 +142,7 @@ def test_dense_order_subtracts_half_the_hubness_and_keeps_the_cosines(built_sett
 
     engine = Retriever(built_settings)
     snap, vector = engine.snapshot(), engine.embeddings.embed_query("Does crypto make AI training cheaper?")
-    got = engine.store.query(query_embeddings=[vector], n_results=10, include=["distances"])
-    found = {i: 1.0 - dist for i, dist in zip(got["ids"][0], got["distances"][0], strict=True)}
+    found = engine._nearest(np.asarray(vector), 10)
     order = engine._dense_order(found, "en", snap)
     got = engine.store.get(ids=list(found), include=["embeddings"])
     hub = dict(zip(got["ids"], engine.probes().hubness("en", np.asarray(got["embeddings"])), strict=True))
