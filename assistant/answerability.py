@@ -298,7 +298,11 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     the relevance scale (e5 puts it near any Arabic text: a couscous recipe in
     Maghrebi Arabic matches a corpus about GPUs at relevance 2), so when a
     question both reads like the everyday probes and uses few of the
-    documents' words, it is off-topic however strong the match.
+    documents' words, it is off-topic however strong the match. And a question
+    none of whose words the documents use at all (``vocabulary`` 0) is never
+    simply answered: a quote found for it by meaning alone gets the notice
+    (dev: a question in Egyptian Arabic about shopping-mall sales, relevance
+    1.8 against a corpus about GPUs, was answered from a passage on prices).
 
     ``across_languages``: the best passages have no text in the question's
     language. Then a low relevance alone does not refuse: e5-small aligns
@@ -351,6 +355,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         return Decision("unsure", f"asks for a {wants} that the quoted passages do not give", signals)
     if coverage < settings.min_coverage:
         return Decision("unsure", "the passages do not mention: " + ", ".join(uncovered), signals)
+    if vocabulary is not None and vocabulary <= 0.0:
+        return Decision("unsure", "the documents use none of the question's words", signals)
     if relevance is not None and relevance < settings.sure_above:
         return Decision("unsure", f"weak match: relevance {relevance:.2f} < {settings.sure_above}", signals)
     return Decision("answered", "", signals)
