@@ -242,6 +242,17 @@ class ProbeSpace:
             write_npz(path, {"key": np.asarray(key), **{f"vectors_{lang}": v for lang, v in space.vectors.items()}})
         return space
 
+    def shift(self, source: Language, target: Language) -> np.ndarray:
+        """The vector from the ``source`` probes' mean to the ``target`` probes' mean: what changing language alone does.
+
+        The standard probes are the same questions in both languages, so the
+        difference of their means carries the language and cancels the topics
+        (removing a language's mean vector makes multilingual encoders more
+        language-neutral: Libovicky et al. 2020, "On the Language Neutrality
+        of Pre-trained Multilingual Representations").
+        """
+        return self.standard[target].mean(axis=0) - self.standard[source].mean(axis=0)
+
     def likeness(self, language: Language, query_vector: np.ndarray) -> float:
         """Robust z of the question's nearest probe similarity against the probes' own nearest-neighbour ones."""
         lang = language if language in self.vectors else "en"
@@ -304,8 +315,9 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     (dev: a question in Egyptian Arabic about shopping-mall sales, relevance
     1.8 against a corpus about GPUs, was answered from a passage on prices).
 
-    ``across_languages``: the best passages have no text in the question's
-    language. Then a low relevance alone does not refuse: e5-small aligns
+    ``across_languages``: the passages its relevance was scored on (its own
+    nearest, before any language shift of the ranking) have no text in the
+    question's language. Then a low relevance alone does not refuse: e5-small aligns
     languages weakly, so a question asked across them scores like the probes
     whatever it asks (XQuAD dev, with the right passage first for most of them:
     14% of English questions over the Arabic articles and 16.5% of Arabic ones

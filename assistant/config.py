@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Dense ranking by CSLS: cosine minus this share of a passage's mean similarity to its "
         "10 nearest everyday probe questions in the question's language (0.5: CSLS as published; 0: plain cosine)."
     )
+    language_shift: float = Field(
+        1.0, ge=0, le=2, description="A question asked in another language than most of the corpus is also searched moved "
+        "this far toward the corpus's language (the difference of the two languages' mean probe-question vectors; 0: off)."
+    )
     # answerability: relevance is in robust standard deviations above off-topic probe questions
     # (see assistant/answerability.py); the values were tuned on the dev sets named in the README.
     refuse_below: float = Field(0.5, description="Relevance under which a question is refused as off-topic.")

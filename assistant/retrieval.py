@@ -92,6 +92,9 @@ class RetrievalResult:
     relevance: float | None = None  # robust z against the off-topic probes (None: not computed, e.g. bm25 mode)
     vocabulary: float | None = None  # idf share of the question's words the corpus uses; None: not its main language
     query_vector: np.ndarray | None = None
+    # Whether none of the passages the question's relevance was scored on (its own nearest, before any language
+    # shift) has text in its language: its relevance is then weak by nature. None: no dense leg ran.
+    across_languages: bool | None = None
     part_vectors: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -312,8 +315,16 @@ class Retriever:
                 vector = np.asarray(self.embeddings.embed_query(dense_text))
                 found = self._nearest(vector, pool)
                 order = self._dense_order(found, analysis.language, snap)
+                legs.query_scores.append(self._best_query_score(found, order))  # relevance: as calibrated, unmoved
+                if position == 0:
+                    own = sorted(found, key=lambda i: -order[i])[:self.settings.evidence_passages]
+                    readable = snap.readable.get(analysis.language, set())
+                    result.across_languages = bool(own) and not any(i in readable for i in own)
+                target = self._corpus_language(analysis.language, snap)
+                if target is not None:
+                    found = self._nearest(self._moved(vector, analysis.language, target), pool)
+                    order = self._dense_order(found, target, snap)
                 legs.add(found, 1.0, legs.dense, order=order)
-                legs.query_scores.append(self._best_query_score(found, order))
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:
@@ -322,6 +333,34 @@ class Retriever:
                 scores = {snap.bm25.ids[pos]: score for pos, score in snap.bm25.search(list(sub.terms), pool)}
                 legs.add(scores, 1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25), legs.lexical)
         return legs
+
+    def _corpus_language(self, language: str, snap: Snapshot) -> str | None:
+        """The corpus's main language when the question is in the other one and ``language_shift`` is on, else None."""
+        if self.settings.language_shift <= 0:
+            return None
+        shares = snap.bm25.language_shares()
+        main = max(shares, key=lambda lang: shares[lang]) if any(shares.values()) else language
+        return main if main != language else None
+
+    def _moved(self, vector: np.ndarray, source: str, target: str) -> np.ndarray:
+        """The query vector moved toward ``target`` by ``language_shift`` times the probes' language difference.
+
+        e5-small ranks passages in the question's own language above equally
+        good ones in another, and an English question over a mostly Arabic
+        corpus meets the few English passages first. Moving the vector by the
+        difference between the languages' mean probe vectors (the same
+        everyday questions in both languages: a language direction, no topic)
+        puts the question where its translation would embed. The dense ranking
+        uses the moved vector (the dense scores shown are cosines with it);
+        relevance, and whether it was scored across languages, keep the
+        question's own vector, as calibrated. Dev sets, whole pipeline, MRR:
+        qa English 0.866 -> 0.900, ARCD English 0.776 -> 0.789, XQuAD Arabic
+        over English 0.771 -> 0.789, XQuAD English over Arabic 0.848 -> 0.844
+        (a shift of 0.5 gained less on each). A question in the corpus's main
+        language is not moved.
+        """
+        moved = vector + self.settings.language_shift * self.probes().shift(source, target)  # type: ignore[arg-type]
+        return moved / max(float(np.linalg.norm(moved)), 1e-12)
 
     def _dense_order(self, found: dict[str, float], language: str, snap: Snapshot) -> dict[str, float]:
         """The dense candidates' cosines corrected for hubness (CSLS): cosine minus ``hub_correction`` x the

@@ -250,3 +250,37 @@ def test_a_named_question_pointing_back_before_its_name_is_a_follow_up() -> None
     assert with_context.startswith("Nosana")
     standalone = condense("How much does it cost to use Akash?", history, aliases, lambda q: 2.0 if "Nosana" in q else 1.0)
     assert standalone == "How much does it cost to use Akash?"  # not offered the context, however well it would match
+
+
+def test_the_language_shift_moves_a_question_toward_its_translation(retriever) -> None:
+    """The probes' language difference carries language, not topic: questions outside the bank move toward their
+    translations, and an Arabic sentence on the question's subject stays nearer than one on another subject."""
+    import numpy as np
+
+    pairs = [("How does Akash set the price of computing?", "كيف تحدد أكاش سعر الحوسبة؟"),
+             ("Why are graphics cards scarce?", "لماذا بطاقات الرسومات نادرة؟"),
+             ("Which blockchain did the project move to?", "إلى أي بلوك تشين انتقل المشروع؟")]
+    shift = retriever.probes().shift("en", "ar")
+    english = np.asarray(retriever.embeddings.embed_queries([en for en, _ in pairs]))
+    arabic = np.asarray(retriever.embeddings.embed_queries([ar for _, ar in pairs]))
+    moved = english + shift
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    before, after = english @ arabic.T, moved @ arabic.T
+    assert (np.diag(after) > np.diag(before)).all()  # nearer its own translation
+    assert (after.argmax(axis=1) == np.arange(len(pairs))).all()  # and still nearest its own, not another's
+
+
+def test_a_question_across_languages_is_ranked_moved_but_scored_as_asked(built_settings) -> None:
+    """Only an English question over this mostly Arabic corpus is moved; its relevance stays the calibrated one."""
+    from assistant.retrieval import Retriever
+
+    moved, plain = Retriever(built_settings), Retriever(built_settings.model_copy(update={"language_shift": 0.0}))
+    snap = moved.snapshot()
+    assert moved._corpus_language("en", snap) == "ar" and moved._corpus_language("ar", snap) is None
+    assert plain._corpus_language("en", snap) is None
+    question = "Which sectors do AI applications in crypto improve?"
+    a, b = moved.search(question), plain.search(question)
+    assert a.relevance == pytest.approx(b.relevance) and a.across_languages == b.across_languages
+    assert [h.id for h in a.hits] != [h.id for h in b.hits]  # the ranking is what moves
+    arabic = "ما القطاعات التي يعززها الذكاء الاصطناعي في التشفير؟"
+    assert [h.id for h in moved.search(arabic).hits] == [h.id for h in plain.search(arabic).hits]
