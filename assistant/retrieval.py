@@ -306,6 +306,7 @@ class Retriever:
     def _legs(self, analysis: QueryAnalysis, snap: Snapshot, mode: RetrievalMode, pool: int, result: RetrievalResult) -> _Legs:
         """Dense and keyword rankings for the query and for each part of it; the query vectors go on ``result``."""
         legs = _Legs()
+        target = self._corpus_language(analysis.language, snap)  # the same for every part: one question, one language
         for position, text in enumerate([analysis.query, *analysis.parts]):
             sub = analysis if position == 0 else analyze(text, text, snap.aliases, snap.bm25)
             vector = None
@@ -320,7 +321,6 @@ class Retriever:
                     own = sorted(found, key=lambda i: -order[i])[:self.settings.evidence_passages]
                     readable = snap.readable.get(analysis.language, set())
                     result.across_languages = bool(own) and not any(i in readable for i in own)
-                target = self._corpus_language(analysis.language, snap)
                 if target is not None:
                     found = self._nearest(self._moved(vector, analysis.language, target), pool)
                     order = self._dense_order(found, target, snap)
