@@ -204,8 +204,24 @@ def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -
     corpus about GPUs finds nothing that stands out that far.
     """
     analysis = result.analysis
-    mentioned = _mentioned(assistant, analysis.proper, evidence, analysis.query)
+    mentioned = whole_names(analysis.proper, _mentioned(assistant, analysis.proper, evidence, analysis.query), analysis.query)
     return list(analysis.names) + [name for name in analysis.proper if name in mentioned]
+
+
+def whole_names(proper: Sequence[str], mentioned: set[str], query: str) -> set[str]:
+    """The mentioned name words whose whole name is mentioned: every proper word of their capitalized run.
+
+    A name of several words is one thing: passages that write "world" do not
+    name the "World Cup", nor does "new" name "New Zealand". Without this, an
+    off-topic question naming something with a common word in it was kept
+    "unsure" by any passage using that word.
+    """
+    kept = set(mentioned)
+    for run in name_runs(query):
+        run_words = {w for token in run for w in words(token)} & set(proper)
+        if not run_words <= mentioned:
+            kept -= run_words
+    return kept
 
 
 def _mentioned(assistant: Assistant, names: Sequence[str], evidence: Evidence, query: str) -> set[str]:

@@ -402,3 +402,12 @@ def test_a_question_the_passages_write_word_for_word_is_not_refused(assistant) -
     """English words in a mostly Arabic corpus: e5 scores it like the probes, but the Dynex note writes its words."""
     response = answer(assistant, "Which project uses proof of useful work?")
     assert response.status != "refused" and any("Dynex" in c.text for c in response.citations), response.reason
+
+
+def test_a_name_of_several_words_anchors_only_when_every_word_of_it_is_found() -> None:
+    """Passages writing "world" do not name the World Cup; a one-word name beside an unfound one still anchors."""
+    from assistant.answer import whole_names
+
+    assert whole_names(["world", "cup"], {"world"}, "Who won the 2022 football World Cup?") == set()
+    assert whole_names(["world", "cup"], {"world", "cup"}, "Who won the 2022 football World Cup?") == {"world", "cup"}
+    assert whole_names(["nasser", "suez", "canal"], {"nasser"}, "When did Nasser nationalize the Suez Canal?") == {"nasser"}
