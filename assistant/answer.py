@@ -10,10 +10,12 @@ with a notice, in the question's language.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,16 +23,20 @@ import numpy as np
 
 from assistant import answerability, messages
 from assistant.answerability import Decision, Status
+from assistant.chunking import passage_text
 from assistant.config import Settings
 from assistant.conversation import Turn
-from assistant.evidence import Evidence, Part, VectorCache, find_evidence, word_strengths
+from assistant.evidence import Evidence, Part, find_evidence, warm, word_strengths
 from assistant.extractive import extractive_answer
 from assistant.grounding import MARKER, Citation, find_unsupported, parse_citations, ungrounded
 from assistant.llm import LLMError, backend_label, classify, get_chat_model
 from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever, has_text_in
 from assistant.text import Language, detect_language, fold, raw_words, words
+from assistant.text_vectors import VectorCache
 from assistant.translit import arabic_spellings, name_runs, written_in_arabic
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -99,6 +105,10 @@ class Assistant:
         self._llm_lock = threading.Lock()  # an in-process llama.cpp context is not re-entrant
         self._warming: threading.Thread | None = None
         self._warming_lock = threading.Lock()
+        self._active = 0  # questions being answered; the passage warm-up waits for none
+        self._idle = threading.Condition()
+        self._warmer: threading.Thread | None = None
+        self._warmed_state: str | None = None
 
     def warm_up(self) -> threading.Thread:
         """Start loading what the first question needs in the background, once per process.
@@ -108,9 +118,70 @@ class Assistant:
         """
         with self._warming_lock:  # not the model's lock: a start must not wait behind an answer
             if self._warming is None:
-                self._warming = threading.Thread(target=self.retriever.warm_up, name="warm-up", daemon=True)
+                self._warming = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
                 self._warming.start()
             return self._warming
+
+    def _warm_up(self) -> None:
+        self.retriever.warm_up()
+        self.warm_passages()
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Marks a question being answered: the passage warm-up pauses meanwhile."""
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Return when no question is being answered."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0)
+
+    def warm_passages(self) -> threading.Thread | None:
+        """Embed every passage's sentences and words in the background, once per store state (``WARM_PASSAGES``).
+
+        A question otherwise embeds those of its top passages itself: on two
+        cores about a second for passages no question met before (see
+        ``assistant.text_vectors``). The vectors go to the disk cache, so a
+        restart or a second process does not embed them again, and a re-ingest
+        embeds only the new passages' ones. Started after the warm-up and
+        again after a question finds the store changed.
+        """
+        if not self.settings.warm_passages:
+            return None
+        with self._warming_lock:
+            if self._warmer is None or not self._warmer.is_alive():
+                self._warmer = threading.Thread(target=self._warm_passages, name="passage-warm-up", daemon=True)
+                self._warmer.start()
+            return self._warmer
+
+    def after_question(self) -> None:
+        """Warm the passages again when a question found the store re-ingested (only once a warm-up ran)."""
+        if self._warmer is None or self._warmer.is_alive():
+            return
+        try:
+            changed = self.retriever.snapshot().state != self._warmed_state
+        except Exception:  # noqa: BLE001 - the store's problem is the next question's to report
+            return
+        if changed:
+            self.warm_passages()
+
+    def _warm_passages(self) -> None:
+        try:
+            while (snap := self.retriever.snapshot()).state != self._warmed_state:
+                started = time.perf_counter()
+                count = warm(self.vectors, [passage_text(d) for d in snap.docs], idle=self.wait_idle)
+                self._warmed_state = snap.state
+                log.info("Passage warm-up: %d sentences and words embedded for %d passages in %.1f s.", count, len(snap.docs),
+                         time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - a warm-up never stops the app; questions embed what they need
+            log.info("Passage warm-up stopped (%s: %s).", type(exc).__name__, exc)
 
     @property
     def vectors(self) -> VectorCache:
@@ -289,6 +360,12 @@ def _unsure_notice(decision: Decision, evidence: Evidence, wants: str | None, la
 
 def answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] | None = None, k: int | None = None) -> Iterator[StreamEvent]:
     """Stream an answer: raw tokens as they come, then the checked final response."""
+    with assistant.working():
+        yield from _answer_stream(assistant, question, history, k)
+    assistant.after_question()
+
+
+def _answer_stream(assistant: Assistant, question: str, history: Sequence[Turn] | None, k: int | None) -> Iterator[StreamEvent]:
     settings = assistant.settings
     history = [t for t in (history or []) if isinstance(t, dict) and t.get("content")]
     cleaned, problem = validate_question(question, settings)

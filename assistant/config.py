@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     rerank_passages: int = Field(
         5, ge=0, le=30, description="Top fused passages re-ordered by their best sentence (hybrid mode; 0 or 1: off)."
     )
+    warm_passages: bool = Field(
+        True, description="The app embeds every passage's sentences and words in the background while no question is being "
+        "answered (kept on disk beside the store), so no question waits for them; false: each question embeds its own."
+    )
     evidence_passages: int = Field(3, ge=1, le=10, description="Top passages whose sentences can be quoted.")
     quote_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted for one part of a question.")
     state_check_seconds: float = Field(

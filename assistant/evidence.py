@@ -18,17 +18,15 @@ names, and their passage's rank.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from assistant.embeddings import ProgressEmbeddings
 from assistant.query import QueryAnalysis
 from assistant.text import Language, detect_language, normalize, raw_words, root, split_sentences, stem, stopwords, words
+from assistant.text_vectors import VectorCache
 
 # Sentence score = similarity z (within the candidates) + these weighted terms. Tuned on the dev
 # sets (tests/eval/qa.jsonl, tests/eval/arcd/*-dev.jsonl) by the share of quotes holding the answer.
@@ -106,43 +104,6 @@ def content_words(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in raw_words(text) if normalize(w) not in stop and not w.isdigit() and len(w) >= 2))
 
 
-class VectorCache:
-    """Embeddings of short texts (words, sentences), kept across requests.
-
-    Sentences of the same passages and the same words come back question after
-    question; embedding them once keeps an extractive answer at a few
-    milliseconds once warm. Bounded (least recently used entries go first).
-    """
-
-    def __init__(self, embeddings: ProgressEmbeddings, max_items: int = 100_000) -> None:
-        self.embeddings = embeddings
-        self.max_items = max_items
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Passage-side vectors of the texts, one row each (dim 0 rows for no texts)."""
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._items]
-        if missing:
-            vectors = np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._items[text] = vector
-                while len(self._items) > self.max_items:
-                    self._items.popitem(last=False)
-        with self._lock:
-            rows = []
-            for text in texts:
-                vector = self._items.get(text)
-                if vector is None:  # evicted by a concurrent request meanwhile
-                    vector = np.asarray(self.embeddings.embed_documents([text])[0], dtype=np.float32)
-                else:
-                    self._items.move_to_end(text)
-                rows.append(vector)
-        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
-
-
 @dataclass
 class Part:
     """What one part of a question asks: its own vector, focus words and names."""
@@ -194,6 +155,24 @@ def candidate_units(texts: Sequence[str]) -> list[Unit]:
             out.append(Unit(unit, rank, position, detect_language(unit), found, frozenset(stem(w) for w in found), roots))
     return out
 
+
+
+def warm(cache: VectorCache, texts: Sequence[str], idle: Callable[[], object] = lambda: None, batch: int = 1) -> int:
+    """Embed what re-ranking and quoting will ask of these passages and ``cache`` lacks; how many texts that was.
+
+    The same units and words ``rank_passages`` and ``find_evidence`` embed,
+    ``batch`` passages at a time; ``idle`` is called before each batch and
+    returns when no question is being answered. A question that arrives
+    meanwhile waits at most for the embedder batch in progress (the model's
+    lock is taken batch by batch) and the warming then waits for it.
+    """
+    done = 0
+    for start in range(0, len(texts), batch):
+        units = candidate_units(texts[start:start + batch])
+        wanted = [u.text for u in units] + list(dict.fromkeys(w for u in units for w in u.words))
+        idle()
+        done += cache.prepare(wanted)
+    return done
 
 EXACT = float("inf")  # match strength of a same-stem word
 SPELLED = 50.0  # match strength through a word's typo fix: a match, but not the word as written (see ``Evidence.written``)

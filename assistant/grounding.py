@@ -17,9 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.evidence import VectorCache, candidate_units, content_words, word_matches
+from assistant.evidence import candidate_units, content_words, word_matches
 from assistant.lexical import AliasTable
 from assistant.text import fold, split_sentences, words
+from assistant.text_vectors import VectorCache
 
 # [1], [1, 2], [1،2]: the one marker syntax, for parsing answers and for rendering them.
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,،]\s*\d+)*)\s*\]")

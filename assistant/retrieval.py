@@ -30,10 +30,11 @@ from assistant.chunking import passage_text
 from assistant.config import RetrievalMode, Settings
 from assistant.conversation import Rewrite, Turn, condense
 from assistant.embeddings import ProgressEmbeddings, get_embeddings
-from assistant.evidence import Part, VectorCache, rank_passages
+from assistant.evidence import Part, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
 from assistant.text import detect_language
+from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
 log = logging.getLogger(__name__)
 POOL_FACTOR = 4  # each leg returns this many times k candidates, so fusion can promote a passage one leg ranks low
@@ -194,7 +195,7 @@ class Retriever:
         self.settings = settings
         self.embeddings = embeddings or get_embeddings(settings)
         self.view = store_mod.StoreView(settings, self.embeddings, self._build_snapshot)
-        self.vectors = VectorCache(self.embeddings)  # words and sentences, shared by reranking and quoting
+        self.vectors = VectorCache(self.embeddings, disk=DiskVectors(disk_path(settings)))  # words and sentences, for reranking and quoting
         self._probes: answerability.ProbeSpace | None = None
         self._probes_lock = threading.Lock()
 

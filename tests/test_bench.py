@@ -25,7 +25,7 @@ def test_bench_tiny_writes_valid_json(tmp_path: Path) -> None:
     # one line inserted atop a 100-passage file: only that line is embedded, and every citation moved with it
     shift = results["line_shift"]
     assert shift["passages"] == 100 and shift["embedded"] == 1 and shift["citations_right"] == shift["stored"] == 101
-    for mode in ("dense", "hybrid", "hybrid_fused"):
+    for mode in ("dense", "hybrid", "hybrid_cold", "hybrid_fused"):
         assert 0 < results["retrieval"][mode]["p50_ms"] <= results["retrieval"][mode]["p95_ms"]
     assert results["app"]["cold_start_to_first_answer_s"] > 0 and results["app"]["peak_rss_mb"] > 0
     assert results["app"]["warm_start_to_first_answer_s"] > 0  # second start: keyword index loaded from its cache

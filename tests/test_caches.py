@@ -81,3 +81,82 @@ def test_reopened_client_sees_another_process_and_old_clients_keep_working(tmp_p
     assert fresh.get(ids=sorted(added), include=["metadatas"])["metadatas"], how
     # a collection handed out before the reopen still answers (requests in flight are not broken)
     assert old.count() >= len(before), how
+
+
+# -- sentence and word vectors (assistant.text_vectors) ------------------------------------------------------
+
+class CountingEmbeddings:
+    """Passage vectors from a fixed hash of the text; counts what it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        self.asked.extend(texts)
+        return [np.random.default_rng(sum(t.encode())).standard_normal(8).tolist() for t in texts]
+
+
+def test_sentence_vectors_are_kept_on_disk_for_the_next_process(tmp_path: Path) -> None:
+    import numpy as np
+
+    from assistant.text_vectors import DiskVectors, VectorCache
+
+    path = tmp_path / "text-vectors.sqlite"
+    first = CountingEmbeddings()
+    before = VectorCache(first, disk=DiskVectors(path)).passages(["a sentence", "كلمة", "a sentence"])
+    assert first.asked == ["a sentence", "كلمة"]  # each text once
+    again = CountingEmbeddings()
+    after = VectorCache(again, disk=DiskVectors(path)).passages(["كلمة", "a sentence", "new one"])
+    assert again.asked == ["new one"]  # a restart embeds only what no process embedded before
+    assert np.array_equal(after[0], before[1]) and np.array_equal(after[1], before[0])
+
+
+def test_a_damaged_vector_file_is_made_again_and_loses_no_answer(tmp_path: Path, caplog) -> None:
+    from assistant.text_vectors import DiskVectors, VectorCache
+
+    path = tmp_path / "text-vectors.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    embeddings = CountingEmbeddings()
+    assert VectorCache(embeddings, disk=DiskVectors(path)).passages(["one", "two"]).shape == (2, 8)
+    assert "damaged" in caplog.text
+    again = CountingEmbeddings()
+    VectorCache(again, disk=DiskVectors(path)).passages(["one", "two"])
+    assert again.asked == []  # the new file works
+
+
+def test_passage_warm_up_waits_for_questions_then_leaves_them_nothing_to_embed(built_settings, tmp_path: Path) -> None:
+    """The app embeds every passage's sentences and words while idle; a question then embeds only its own words."""
+    import sqlite3
+
+    from assistant.answer import Assistant, answer
+    from assistant.chunking import passage_text
+    from assistant.evidence import candidate_units
+    from assistant.text_vectors import disk_path
+
+    store = tmp_path / "store"
+    shutil.copytree(built_settings.store_dir, store, ignore=shutil.ignore_patterns("text-vectors-*"))
+    settings = built_settings.model_copy(update={"store_dir": store})
+    assistant = Assistant(settings)
+    assistant.retriever.warm_up()
+    units = candidate_units([passage_text(d) for d in assistant.retriever.snapshot().docs])
+    wanted = [u.text for u in units] + [w for u in units for w in u.words]
+
+    with assistant.working():  # a question is being answered: the warm-up waits
+        thread = assistant.warm_passages()
+        thread.join(1.0)
+        assert thread.is_alive()
+        assert not assistant.vectors.disk.known(wanted)  # nothing embedded meanwhile
+    thread.join(300)
+    assert not thread.is_alive()
+    assert assistant.vectors.missing(wanted) == []  # every sentence and word of every passage is on disk
+
+    def rows() -> int:
+        with sqlite3.connect(disk_path(settings)) as db:
+            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+
+    question = "Which blockchain did Render Network move to?"
+    before = rows()
+    assert answer(assistant, question).status == "answered"
+    assert rows() - before <= len(question.split())  # its own words at most; cold, it embeds its passages' sentences

