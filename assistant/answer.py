@@ -332,7 +332,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         unknown_names=unknown,
         anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
-        vocabulary=result.vocabulary, written=evidence.written,
+        vocabulary=result.vocabulary, written=evidence.written, covered_all=bool(evidence.covered) and not evidence.uncovered,
         across_languages=result.across_languages if result.across_languages is not None
         else _across_languages(result, settings.evidence_passages),
     )

@@ -286,7 +286,7 @@ class Decision:
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
            gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
            anchors: list[str] | None = None, likeness: float | None = None, vocabulary: float | None = None,
-           across_languages: bool = False, written: float | None = None) -> Decision:
+           across_languages: bool = False, written: float | None = None, covered_all: bool = False) -> Decision:
     """Three outcomes from the relevance and the evidence; each threshold is a Settings field.
 
     ``relevance`` is in probe standard deviations (see the module docstring),
@@ -336,6 +336,20 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     proof of useful work", since the passage is mostly Arabic and the
     question's language is a small part of the corpus, so ``vocabulary``
     cannot speak for it.
+
+    The same weakness makes an answer asked across languages "unsure" far
+    more often than one asked in the passages' language, right passage or
+    not (XQuAD dev, English questions over the Arabic articles: 54% unsure,
+    with the right passage first for 70% of those). So a question
+    asked across languages that the corpus matches at least as well as the
+    off-topic line (``refuse_below``) and whose every asked-about word the
+    passages match (``covered_all``: matched by the embedder word by word,
+    the words' translations standing out) is answered without the notice.
+    On the dev sets the questions this answers quote the fact as often as
+    those answered before (XQuAD English over Arabic: 46 more answered, 72%
+    quote the fact against 71%; ARCD English: 8 more, 63% against 61%), and no
+    unanswerable dev question changes (a diabetes question matched to a cancer
+    passage word by word has relevance 0.02).
     """
     signals = {"relevance": None if relevance is None else round(relevance, 3), "coverage": round(coverage, 3),
                "likeness": None if likeness is None else round(likeness, 3),
@@ -369,7 +383,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         return Decision("unsure", "the passages do not mention: " + ", ".join(uncovered), signals)
     if vocabulary is not None and vocabulary <= 0.0:
         return Decision("unsure", "the documents use none of the question's words", signals)
-    if relevance is not None and relevance < settings.sure_above:
+    matched_across = across_languages and covered_all and relevance is not None and relevance >= settings.refuse_below
+    if relevance is not None and relevance < settings.sure_above and not matched_across:
         return Decision("unsure", f"weak match: relevance {relevance:.2f} < {settings.sure_above}", signals)
     return Decision("answered", "", signals)
 

@@ -59,6 +59,10 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     ({"relevance": -1.0, "likeness": 0.5, "across_languages": True}, "refused"),  # ... unless it reads like everyday talk
     ({"relevance": -1.0, "vocabulary": 0.1, "across_languages": True}, "refused"),  # ... or uses few of the documents' words
     ({"relevance": 5.0, "across_languages": True}, "answered"),
+    ({"relevance": 1.0, "across_languages": True, "covered_all": True}, "answered"),  # every asked word matched across
+    ({"relevance": 1.0, "across_languages": True}, "unsure"),  # ... not every one (or none asked): the notice stays
+    ({"relevance": 0.3, "across_languages": True, "covered_all": True, "likeness": -3.0}, "unsure"),  # under the off-topic line
+    ({"relevance": 1.0, "covered_all": True}, "unsure"),  # in the passages' own language, relevance is trusted
     ({"relevance": -1.0, "vocabulary": 1.0, "likeness": -3.0}, "unsure"),  # the documents write all its words
     ({"relevance": -1.0, "vocabulary": 1.0, "likeness": 0.5}, "refused"),  # ... but it reads like everyday talk
     ({"relevance": -1.0, "vocabulary": 0.9, "likeness": -3.0}, "refused"),
