@@ -156,6 +156,10 @@ def candidate_units(texts: Sequence[str]) -> list[Unit]:
     return out
 
 
+def unit_words(units: Sequence[Unit]) -> list[str]:
+    """The distinct content words of the units, in order: what ``word_strengths`` embeds besides the focus words."""
+    return list(dict.fromkeys(w for u in units for w in u.words))
+
 
 def warm(cache: VectorCache, texts: Sequence[str], idle: Callable[[], object] = lambda: None, batch: int = 1) -> int:
     """Embed what re-ranking and quoting will ask of these passages and ``cache`` lacks; how many texts that was.
@@ -169,7 +173,7 @@ def warm(cache: VectorCache, texts: Sequence[str], idle: Callable[[], object] = 
     done = 0
     for start in range(0, len(texts), batch):
         units = candidate_units(texts[start:start + batch])
-        wanted = [u.text for u in units] + list(dict.fromkeys(w for u in units for w in u.words))
+        wanted = [u.text for u in units] + unit_words(units)
         idle()
         done += cache.prepare(wanted)
     return done
@@ -194,7 +198,7 @@ def word_strengths(focus: Sequence[str], units: Sequence[Unit], cache: VectorCac
     """
     spellings = spellings or {}
     matrix = np.full((len(focus), len(units)), -EXACT)
-    vocabulary = list(dict.fromkeys(w for u in units for w in u.words))
+    vocabulary = unit_words(units)
     if not focus or not units or not vocabulary:
         return matrix
     sims = cache.passages(list(focus)) @ cache.passages(vocabulary).T  # [focus, vocabulary]

@@ -101,37 +101,26 @@ class DiskVectors:
 
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of those texts that have one."""
-        by_key = {_key(t): t for t in texts}
-        found: dict[str, np.ndarray] = {}
-        keys = list(by_key)
-        try:
-            with self._lock:
-                db = self._connection()
-                if db is None or self.dim is None:
-                    return {}
-                for start in range(0, len(keys), 500):  # SQLite's limit on parameters
-                    chunk = keys[start:start + 500]
-                    rows = db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                    for key, blob in rows:
-                        if len(blob) == 4 * self.dim:  # anything else is damage: embed again
-                            found[by_key[key]] = np.frombuffer(blob, dtype=np.float32).copy()
-        except sqlite3.Error as exc:
-            self._give_up(exc)
-        return found
+        return {text: np.frombuffer(blob, dtype=np.float32).copy()
+                for text, blob in self._select(texts, "vector") if len(blob) == 4 * (self.dim or 0)}  # else damage: embed again
 
     def known(self, texts: Sequence[str]) -> set[str]:
-        """Those of the texts that have a stored vector."""
+        """Those of the texts that have a stored vector (the vectors are not read)."""
+        return {text for text, _ in self._select(texts, "NULL")}
+
+    def _select(self, texts: Sequence[str], column: str) -> list[tuple[str, object]]:
+        """(text, ``column``) of the stored rows of those texts, in chunks under SQLite's limit on parameters."""
         by_key = {_key(t): t for t in texts}
-        keys, found = list(by_key), set()
+        keys, found = list(by_key), []
         try:
             with self._lock:
                 db = self._connection()
                 if db is None or self.dim is None:
-                    return set()
+                    return []
                 for start in range(0, len(keys), 500):
                     chunk = keys[start:start + 500]
-                    rows = db.execute(f"SELECT key FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                    found.update(by_key[key] for (key,) in rows)
+                    rows = db.execute(f"SELECT key, {column} FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                    found.extend((by_key[key], value) for key, value in rows)
         except sqlite3.Error as exc:
             self._give_up(exc)
         return found
@@ -182,10 +171,13 @@ class VectorCache:
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _not_in_memory(self, texts: Sequence[str]) -> list[str]:
+        with self._lock:
+            return [t for t in dict.fromkeys(texts) if t not in self._items]
+
     def missing(self, texts: Sequence[str]) -> list[str]:
         """The texts neither memory nor disk has a vector for (distinct, in order); reads found ones into memory."""
-        with self._lock:
-            absent = [t for t in dict.fromkeys(texts) if t not in self._items]
+        absent = self._not_in_memory(texts)
         if absent and self.disk is not None:
             stored = self.disk.get(absent)
             if stored:
@@ -199,15 +191,14 @@ class VectorCache:
         With a disk the vectors go there only: memory keeps what questions use,
         so warming a large corpus does not grow the process.
         """
-        with self._lock:
-            absent = [t for t in dict.fromkeys(texts) if t not in self._items]
+        absent = self._not_in_memory(texts)
         if self.disk is not None and self.disk.usable:
             known = self.disk.known(absent)
             absent = [t for t in absent if t not in known]
         if not absent:
             return 0
         new = dict(zip(absent, np.asarray(self.embeddings.embed_documents(absent), dtype=np.float32), strict=True))
-        if self.disk is not None and self.disk.usable:
+        if self.disk is not None and self.disk.usable:  # still: a failure meanwhile leaves it to memory
             self.disk.put(new)
         else:
             self._remember(new)

@@ -308,8 +308,8 @@ def measure_latency(settings, count: int, seed: int) -> dict:
     neither the corpus nor how often questions return to the same passages). ``hybrid_fused``
     is the search without that step (RERANK_PASSAGES=0): retrieval proper.
     """
-    from assistant.text_vectors import VectorCache
     from assistant.retrieval import Retriever
+    from assistant.text_vectors import VectorCache
 
     qs = queries(count, seed)
     latency = {}
