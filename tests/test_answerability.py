@@ -415,3 +415,32 @@ def test_a_name_of_several_words_anchors_only_when_every_word_of_it_is_found() -
     assert whole_names(["world", "cup"], {"world"}, "Who won the 2022 football World Cup?") == set()
     assert whole_names(["world", "cup"], {"world", "cup"}, "Who won the 2022 football World Cup?") == {"world", "cup"}
     assert whole_names(["nasser", "suez", "canal"], {"nasser"}, "When did Nasser nationalize the Suez Canal?") == {"nasser"}
+
+
+def test_a_word_of_a_translated_name_is_matched_as_an_ordinary_word() -> None:
+    """"French" found as الفرنسية at the name bar lets "Revolution" count at the word bar; a lone name does not."""
+    from assistant.answer import translated_siblings
+
+    query = "When did the French Revolution begin?"
+    assert translated_siblings({"French": 7.0, "Revolution": 4.5}, {"French"}, query, 4.0) == {"Revolution"}
+    assert translated_siblings({"French": 7.0, "Revolution": 3.5}, {"French"}, query, 4.0) == set()  # no match at all
+    assert translated_siblings({"French": 5.0, "Revolution": 4.5}, set(), query, 4.0) == set()  # no word of it found
+    assert translated_siblings({"Revolution": 4.5}, set(), "When did the Revolution begin?", 4.0) == set()  # no sibling
+
+
+def test_an_english_question_naming_a_translated_event_is_answered(tmp_path) -> None:
+    """ARCD: the article writes الثورة الفرنسية, the English question "French Revolution"."""
+    import shutil
+    from pathlib import Path
+
+    from assistant.indexing import run_ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("arcd-025.md", "arcd-029.md"):  # 025: the French Revolution, 029: Nasser
+        shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / name, corpus)
+    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
+    run_ingest(settings, progress=False, log=lambda message: None)
+    response = answer(Assistant(settings), "When did the French Revolution begin, and when did it end?")
+    assert response.status == "answered", response.reason
+    assert "1789" in response.answer
