@@ -310,13 +310,10 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     Maghrebi Arabic matches a corpus about GPUs at relevance 2), so when a
     question both reads like the everyday probes and uses few of the
     documents' words, it is off-topic however strong the match. And a question
-    none of whose words the documents use at all (``vocabulary`` 0) is
-    off-topic, unless it names something the passages write (dev: a question
-    in Egyptian Arabic about shopping-mall sales, relevance 1.8 against a
-    corpus about GPUs, was answered from a passage on prices, then given the
-    notice). No answerable question of our sets, ARCD or XQuAD dev (Arabic
-    over Arabic) has vocabulary 0 (the lowest is 0.16); those at 0 are
-    everyday questions in dialect.
+    none of whose words the documents use at all (``vocabulary`` 0) is never
+    simply answered: a quote found for it by meaning alone gets the notice
+    (dev: a question in Egyptian Arabic about shopping-mall sales, relevance
+    1.8 against a corpus about GPUs, was answered from a passage on prices).
 
     ``across_languages``: the passages its relevance was scored on (its own
     nearest, before any language shift of the ranking) have no text in the
@@ -372,8 +369,6 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
                      f"question's words ({vocabulary:.2f})")
     elif everyday and weak:
         off_topic = f"off-topic: reads like everyday questions (likeness {likeness:.2f}) and matches weakly"
-    elif vocabulary is not None and vocabulary <= 0.0:  # not one word of it, however strong the match by meaning
-        off_topic = "off-topic: the documents use none of the question's words"
     elif foreign and weak:
         off_topic = f"off-topic: the documents use few of the question's words ({vocabulary:.2f} < {settings.min_vocabulary:.2f})"
     if off_topic and anchors:
@@ -386,6 +381,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         return Decision("unsure", f"asks for a {wants} that the quoted passages do not give", signals)
     if coverage < settings.min_coverage:
         return Decision("unsure", "the passages do not mention: " + ", ".join(uncovered), signals)
+    if vocabulary is not None and vocabulary <= 0.0:
+        return Decision("unsure", "the documents use none of the question's words", signals)
     matched_across = across_languages and covered_all and relevance is not None and relevance >= settings.refuse_below
     if relevance is not None and relevance < settings.sure_above and not matched_across:
         return Decision("unsure", f"weak match: relevance {relevance:.2f} < {settings.sure_above}", signals)

@@ -52,8 +52,7 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     ({"relevance": 1.0, "vocabulary": 0.1, "anchors": ["Akash"]}, "unsure"),
     ({"relevance": 5.0, "vocabulary": 0.1}, "answered"),  # a paraphrase in the user's own words, matched strongly
     ({"relevance": 5.0, "vocabulary": 0.1, "likeness": 0.5}, "refused"),  # everyday talk in words the documents never use
-    ({"relevance": 5.0, "vocabulary": 0.0}, "refused"),  # ... but not one of its words: matched by meaning alone
-    ({"relevance": 5.0, "vocabulary": 0.0, "anchors": ["Akash"]}, "unsure"),  # ... unless it names what the passages write
+    ({"relevance": 5.0, "vocabulary": 0.0}, "unsure"),  # ... but not one of its words: matched by meaning alone
     ({"relevance": 5.0, "vocabulary": 0.6}, "answered"),
     ({"relevance": 5.0, "vocabulary": None}, "answered"),  # another language than the documents': not judged so
     ({"relevance": -1.0, "likeness": -3.0, "across_languages": True}, "unsure"),  # weak by nature across languages
