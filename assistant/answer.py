@@ -354,6 +354,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         mentioned = _mentioned(assistant, analysis.unknown_names, evidence, analysis.query, translated_words=True)
         unknown = [n for n in analysis.unknown_names if n not in mentioned]
     settings = assistant.settings
+    calibration = assistant.retriever.snapshot().calibration
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)
             or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))
     return answerability.decide(
@@ -363,6 +364,7 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
         vocabulary=result.vocabulary, written=evidence.written, covered_all=bool(evidence.covered) and not evidence.uncovered,
+        register_ceiling=None if calibration is None else calibration.register_ceiling(analysis.language),
         across_languages=result.across_languages if result.across_languages is not None
         else _across_languages(result, settings.evidence_passages),
     )

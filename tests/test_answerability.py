@@ -34,6 +34,12 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     assert Calibration.from_json("{not json") is None
 
 
+def test_the_best_dialect_probe_is_recorded_on_the_scale_of_its_language() -> None:
+    cal = calibrate({"ar": [0.7, 0.72, 0.74]}, state="s", embedder="e", register_scores={"ar": [0.71, 0.8]})
+    assert cal.register_ceiling("ar") == pytest.approx(cal.relevance("ar", 0.8)) and cal.register_ceiling("en") is None
+    assert Calibration.from_json(cal.to_json()) == cal
+
+
 @pytest.mark.parametrize(("kwargs", "status"), [
     ({"relevance": -1.0}, "refused"),
     ({"relevance": -1.0, "anchors": ["Nasser"]}, "unsure"),
@@ -52,6 +58,8 @@ def test_relevance_is_measured_on_the_scale_of_the_questions_language() -> None:
     ({"relevance": 1.0, "vocabulary": 0.1, "anchors": ["Akash"]}, "unsure"),
     ({"relevance": 5.0, "vocabulary": 0.1}, "answered"),  # a paraphrase in the user's own words, matched strongly
     ({"relevance": 5.0, "vocabulary": 0.1, "likeness": 0.5}, "refused"),  # everyday talk in words the documents never use
+    ({"relevance": 5.0, "vocabulary": 0.1, "likeness": 0.5, "register_ceiling": 3.5}, "answered"),  # ... matched better
+    ({"relevance": 3.0, "vocabulary": 0.1, "likeness": 0.5, "register_ceiling": 3.5}, "refused"),  # than dialect probes
     ({"relevance": 5.0, "vocabulary": 0.0}, "unsure"),  # ... but not one of its words: matched by meaning alone
     ({"relevance": 5.0, "vocabulary": 0.6}, "answered"),
     ({"relevance": 5.0, "vocabulary": None}, "answered"),  # another language than the documents': not judged so
@@ -133,6 +141,7 @@ def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) ->
     assert recorded is not None and recorded.state == store_mod.store_state(built_settings)
     assert recorded.probes == len(probe_questions(registers=False)["en"]) and set(recorded.scales) == {"en", "ar"}
     assert recorded.query_score.startswith("csls:0.5:")  # the default HUB_CORRECTION
+    assert set(recorded.registers) == {"en", "ar"}  # how high everyday talk in dialect reaches in this corpus
 
 
 def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_path) -> None:
@@ -265,6 +274,12 @@ def test_a_name_the_corpus_never_writes_is_not_answered_as_if_it_did(assistant, 
     assert response.status in {"unsure", "refused"}
     if response.status == "unsure":
         assert "never mention" in response.reason and ("Bittensor" in response.notice or "Filecoin" in response.notice)
+
+
+def test_a_paraphrase_in_dialect_is_not_refused(assistant) -> None:
+    """It reads like the everyday probes in dialect and uses few of the article's words, but matches it better than they do."""
+    response = answer(assistant, "علاش هاد المشاريع كتجمع الكارطات اللي ما خدامينش؟ باش يرخصو ولا كيفاش؟")
+    assert response.status != "refused", response.reason
 
 
 def test_a_misspelt_known_name_is_not_unknown(assistant) -> None:
