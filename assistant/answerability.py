@@ -73,9 +73,10 @@ def _probe_rows() -> tuple[dict[str, str], ...]:
 def probe_questions(*, registers: bool = True) -> dict[str, tuple[str, ...]]:
     """The bank of everyday questions, per language.
 
-    Rows with a ``register`` (dialects, chat style) are for ``ProbeSpace``
-    only; ``registers=False`` gives the standard rows the relevance scale is
-    calibrated on. That scale is a median and a spread, which assume one
+    Rows with a ``register`` (dialects, chat style) stay out of the relevance
+    scale: they serve the likeness test (``ProbeSpace``) and the ceiling of
+    everyday talk in dialect (``measure``); ``registers=False`` gives the
+    standard rows the scale is calibrated on. That scale is a median and a spread, which assume one
     population; dialect questions matched against Modern Standard Arabic text
     form a second one (on the ARCD articles they widen the Arabic passage-side
     spread by a third), which would move every Arabic question's relevance.
