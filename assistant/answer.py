@@ -34,7 +34,7 @@ from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever, has_text_in
 from assistant.text import Language, detect_language, fold, raw_words, words
 from assistant.text_vectors import VectorCache
-from assistant.translit import arabic_spellings, name_runs, written_in_arabic
+from assistant.translit import arabic_spellings, bare_name, name_runs, written_in_arabic
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ def translated_siblings(best: Mapping[str, float], found: set[str], query: str, 
     """
     out: set[str] = set()
     for run in name_runs(query):
-        members = [w.strip(".,;:!?'’") for w in run]
+        members = [bare_name(w) for w in run]
         for name in members:
             if name in best and name not in found and best[name] >= min_z and any(m in found for m in members if m != name):
                 out.add(name)

@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from assistant.cachefile import local_dir, write_npz
+from assistant.cachefile import embedder_file, write_npz
 from assistant.config import Settings
 from assistant.text import Language
 
@@ -95,8 +95,7 @@ def probe_bank_id() -> str:
 
 def probe_cache_path(settings: Settings) -> Path:
     """Where this machine keeps the probe vectors (one file per embedder; see ``ProbeSpace.load_or_embed``)."""
-    name = hashlib.sha256(f"{settings.embed_backend}:{settings.embed_model}".encode()).hexdigest()[:12]
-    return local_dir(settings) / f"probe-vectors-{name}.npz"
+    return embedder_file(settings, "probe-vectors", ".npz")
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,8 @@ class ProbeSpace:
             sims = own @ own.T
             np.fill_diagonal(sims, -np.inf)  # a probe's nearest *other* probe
             self.vectors[language] = own
-            plain = np.array([q in set(standard[language]) for q in questions], dtype=bool)
+            plain_questions = set(standard[language])
+            plain = np.array([q in plain_questions for q in questions], dtype=bool)
             self.standard[language] = own[plain]
             self.registers[language] = own[~plain]
             self.scales[language] = Scale.of(sims.max(axis=1))

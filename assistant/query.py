@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from assistant.lexical import AliasGroup, AliasTable, BM25Index
 from assistant.text import Language, detect_language, normalize, raw_words, stem, stopwords, terms, words
+from assistant.translit import bare_name
 
 # Question words that ask for a quantity or a date (matched on normalized text).
 _WANTS_NUMBER = re.compile(
@@ -237,7 +238,7 @@ def unknown_latin_names(query: str, language: Language, aliases: AliasTable, ind
     for token in named:
         parts = [w for w in raw_words(token) if w not in stopwords() and not w.isdigit()]
         if parts and not any(index.correct(stem(w)) in index.vocabulary or normalize(w) in known for w in parts):
-            out.append(token.strip(".,;:!?'’"))
+            out.append(bare_name(token))
     return list(dict.fromkeys(out))
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.cachefile import local_dir
+from assistant.cachefile import embedder_file
 from assistant.config import Settings
 from assistant.embeddings import ProgressEmbeddings
 
@@ -39,8 +39,7 @@ DISK_ROWS = 400_000  # about 600 MB of 384-dim vectors; beyond it the oldest row
 
 def disk_path(settings: Settings) -> Path:
     """One file per embedder (backend and model, as the probe vectors' file) in this machine's cache folder."""
-    name = hashlib.sha256(f"{settings.embed_backend}:{settings.embed_model}".encode()).hexdigest()[:12]
-    return local_dir(settings) / f"text-vectors-{name}.sqlite"
+    return embedder_file(settings, "text-vectors", ".sqlite")
 
 
 def _key(text: str) -> bytes:

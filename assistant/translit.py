@@ -103,6 +103,11 @@ _ARABIC_LETTERS = re.compile(r"[\u0621-\u064a]")
 LONGEST_NAME = 3  # words of a name matched together
 
 
+def bare_name(token: str) -> str:
+    """A name token without the punctuation it may end or start with ("Revolution?", "Jesus'")."""
+    return token.strip(".,;:!?'’")
+
+
 def name_runs(text: str) -> list[list[str]]:
     """Runs of capitalized words in a text ("Super Bowl", "Lady Gaga"), the words of each in order."""
     return [run.split() for run in (m.group(0) for m in _CAPITALIZED_RUN.finditer(text))]
@@ -116,11 +121,11 @@ def joint_skeleton(skeletons: Iterable[str]) -> str:
 
 def _joint_skeletons(name: str, runs: Iterable[list[str]]) -> set[tuple[int, str]]:
     """(words, joint skeleton) of every stretch of 2 to ``LONGEST_NAME`` words of a run that holds ``name``."""
-    target = name.lower().strip(".,;:!?'’")
+    target = bare_name(name.lower())
     wanted: set[tuple[int, str]] = set()
     for run in runs:
         for i, word in enumerate(run):
-            if word.lower().strip(".,;:!?'’") != target or not latin_skeleton(word):
+            if bare_name(word.lower()) != target or not latin_skeleton(word):
                 continue
             for size in range(2, LONGEST_NAME + 1):
                 for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1):
