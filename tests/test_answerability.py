@@ -144,21 +144,29 @@ def test_ingest_records_the_calibration_of_the_state_it_wrote(built_settings) ->
     assert set(recorded.registers) == {"en", "ar"}  # how high everyday talk in dialect reaches in this corpus
 
 
-def test_a_name_the_passages_write_in_another_script_anchors_the_question(tmp_path) -> None:
-    """English questions over Arabic Wikipedia articles: "Nasser" is found as ناصر, "Antarah" as عنترة, "Canada" and "Mona Lisa" are not."""
+@pytest.fixture(scope="module")
+def arcd_assistant(tmp_path_factory) -> Assistant:
+    """Six Arabic Wikipedia articles of ARCD (025: the French Revolution, 029: Nasser, 053: Antarah) in a store."""
     import shutil
     from pathlib import Path
 
-    from assistant.answer import anchors, gather_evidence
     from assistant.indexing import run_ingest
 
-    corpus = tmp_path / "corpus"
+    root = tmp_path_factory.mktemp("arcd")
+    corpus = root / "corpus"
     corpus.mkdir()
-    for name in ("arcd-001.md", "arcd-002.md", "arcd-003.md", "arcd-029.md", "arcd-053.md"):  # 029: Nasser, 053: Antarah
+    for name in ("arcd-001.md", "arcd-002.md", "arcd-003.md", "arcd-025.md", "arcd-029.md", "arcd-053.md"):
         shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / name, corpus)
-    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
+    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=root / "store")
     run_ingest(settings, progress=False, log=lambda message: None)
-    assistant = Assistant(settings)
+    return Assistant(settings)
+
+
+def test_a_name_the_passages_write_in_another_script_anchors_the_question(arcd_assistant: Assistant) -> None:
+    """English questions over Arabic Wikipedia articles: "Nasser" is found as ناصر, "Antarah" as عنترة, "Canada" and "Mona Lisa" are not."""
+    from assistant.answer import anchors, gather_evidence
+
+    assistant = arcd_assistant
 
     def found(question: str) -> list[str]:
         result = assistant.retriever.search(question)
@@ -443,19 +451,8 @@ def test_a_word_of_a_translated_name_is_matched_as_an_ordinary_word() -> None:
     assert translated_siblings({"Revolution": 4.5}, set(), "When did the Revolution begin?", 4.0) == set()  # no sibling
 
 
-def test_an_english_question_naming_a_translated_event_is_answered(tmp_path) -> None:
+def test_an_english_question_naming_a_translated_event_is_answered(arcd_assistant: Assistant) -> None:
     """ARCD: the article writes الثورة الفرنسية, the English question "French Revolution"."""
-    import shutil
-    from pathlib import Path
-
-    from assistant.indexing import run_ingest
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("arcd-025.md", "arcd-029.md"):  # 025: the French Revolution, 029: Nasser
-        shutil.copy(Path(__file__).parent / "eval" / "arcd" / "corpus" / name, corpus)
-    settings = Settings(_env_file=None, corpus_dir=corpus, store_dir=tmp_path / "store")
-    run_ingest(settings, progress=False, log=lambda message: None)
-    response = answer(Assistant(settings), "When did the French Revolution begin, and when did it end?")
+    response = answer(arcd_assistant, "When did the French Revolution begin, and when did it end?")
     assert response.status == "answered", response.reason
     assert "1789" in response.answer
