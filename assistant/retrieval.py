@@ -343,6 +343,12 @@ class Retriever:
         main = max(shares, key=lambda lang: shares[lang]) if any(shares.values()) else language
         return main if main != language else None
 
+    def moved_toward(self, vector: np.ndarray, language: str) -> dict[str, np.ndarray]:
+        """The query vector moved toward each other language (``_moved``); empty when ``language_shift`` is off."""
+        if self.settings.language_shift <= 0:
+            return {}
+        return {other: self._moved(vector, language, other) for other in ("ar", "en") if other != language}
+
     def _moved(self, vector: np.ndarray, source: str, target: str) -> np.ndarray:
         """The query vector moved toward ``target`` by ``language_shift`` times the probes' language difference.
 
@@ -400,7 +406,7 @@ class Retriever:
         """
         analysis, hits = result.analysis, result.hits
         assert result.query_vector is not None
-        part = Part.of(analysis, result.query_vector)
+        part = Part.of(analysis, result.query_vector, self.moved_toward(result.query_vector, analysis.language))
         order = rank_passages(part, [h.text for h in hits], analysis.language, self.vectors, min_z=self.settings.word_match_z,
                               cross_offset=self.settings.cross_script_offset, headings=[h.heading for h in hits])
         return [hits[i] for i in order]

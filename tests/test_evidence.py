@@ -52,6 +52,31 @@ def test_passages_are_reordered_by_the_sentence_that_answers(cache: VectorCache)
     assert rank_passages(part, ["- -", "x"], "en", cache, min_z=4.0) == [0, 1]  # nothing quotable: order kept
 
 
+def test_a_sentence_in_another_language_is_not_outranked_for_its_language(cache: VectorCache) -> None:
+    """An English question; the retriever put first a bilingual note whose English paragraph is near it, second the
+    Arabic passage that answers it. Lifted by what the question moved toward Arabic gains them, the Arabic sentences
+    meet the English ones on equal footing; among Arabic passages alone the lift changes nothing."""
+    from pathlib import Path
+
+    from assistant.answerability import ProbeSpace
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    article = corpus.joinpath("decentralizing-ai-overview.ar.md").read_text(encoding="utf-8").split("\n")
+    answer = next(line for line in article if "الموارد غير المستخدمة" in line)
+    other = next(line for line in article if line.startswith("يجذب الجمع"))
+    note = corpus.joinpath("projects", "io-net.md").read_text(encoding="utf-8").split("---", 2)[2].strip()
+    vector = np.asarray(cache.embeddings.embed_query("What do GPU cloud projects try to do with graphics cards that are sitting idle?"))
+    moved = vector + ProbeSpace.embed(cache.embeddings).shift("en", "ar")
+    moved /= np.linalg.norm(moved)
+    focus = ("GPU", "cloud", "projects", "graphics", "cards", "sitting", "idle")
+    plain, lifted = Part(vector, focus, frozenset()), Part(vector, focus, frozenset(), moved={"ar": moved})
+    assert rank_passages(plain, [note, answer], "en", cache, min_z=4.0, cross_offset=1.0) == [0, 1]
+    assert rank_passages(lifted, [note, answer], "en", cache, min_z=4.0, cross_offset=1.0) == [1, 0]
+    for order in ([other, answer], [answer, other]):
+        assert (rank_passages(lifted, order, "en", cache, min_z=4.0, cross_offset=1.0)
+                == rank_passages(plain, order, "en", cache, min_z=4.0, cross_offset=1.0))
+
+
 def test_quantity_questions_prefer_the_sentence_that_gives_one(cache: VectorCache) -> None:
     text = "Nvidia makes GPUs for AI. Its stock rose eightfold in 2023 as demand grew. It is based in California."
     vector = np.asarray(cache.embeddings.embed_query("When did Nvidia's stock rise?"))
