@@ -27,13 +27,26 @@ _JOINED_TO_LATIN = re.compile(r"(?<![^\W\d_])([وبلفك])(?=[A-Za-z])")
 # Typo tolerance: a word of at least this many letters may be one edit (insertion,
 # deletion, substitution or swap of neighbours) away from a known word.
 TYPO_MIN_LETTERS = 4
+# An Arabic-script word this short is corrected only by a letter added or dropped, never replaced.
+ARABIC_INDEL_ONLY = 5
 
 
 def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
-    """The vocabulary word one edit away from ``word`` (rapidfuzz, in C), or None."""
+    """The vocabulary word one edit away from ``word`` (rapidfuzz, in C), or None.
+
+    Arabic writes no short vowels and builds words on three-letter roots, so
+    replacing one letter of a short Arabic word mostly makes another real word
+    (أكثر "more" was read as the name إيثر, شركة "company" as شبكة
+    "network"), while the way names and words really vary in Arabic spelling
+    is a letter written or left out (كودس / كودوس, a long vowel; a joined
+    proclitic). Up to ``ARABIC_INDEL_ONLY`` letters (a root and two added
+    letters) only that counts; longer words and Latin ones take any one edit.
+    """
     if len(word) < TYPO_MIN_LETTERS or not vocabulary:
         return None
-    match = process.extractOne(word, vocabulary, scorer=distance.OSA.distance, score_cutoff=1)
+    short_arabic = len(word) <= ARABIC_INDEL_ONLY and word_script(word) == "ar"
+    scorer = distance.Indel.distance if short_arabic else distance.OSA.distance
+    match = process.extractOne(word, vocabulary, scorer=scorer, score_cutoff=1)
     return match[0] if match else None
 
 

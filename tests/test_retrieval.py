@@ -6,7 +6,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.conversation import condense
-from assistant.lexical import AliasGroup, AliasTable, BM25Index
+from assistant.lexical import AliasGroup, AliasTable, BM25Index, closest_word
 from assistant.retrieval import lexical_weight, reciprocal_rank_fusion
 from assistant.text import terms
 
@@ -48,6 +48,16 @@ def test_alias_table_tolerates_one_typo() -> None:
     assert [g.canonical for g in aliases.mentions("what is Akahs?")] == ["Akash Network"]
     assert [g.canonical for g in aliases.mentions("ما هي اكاش")] == ["Akash Network"]
     assert aliases.mentions("what is a cake?") == []
+
+
+def test_a_short_arabic_word_is_not_read_as_a_name_one_letter_away() -> None:
+    """A letter added or dropped is a spelling of the name; a letter replaced in a short Arabic word is another word."""
+    aliases = AliasTable([AliasGroup("Aethir", ["Aethir", "إيثر"]), AliasGroup("CUDOS", ["CUDOS", "كودوس"]),
+                          AliasGroup("Solana", ["Solana", "سولانا"])])
+    assert aliases.mentions("ما أكثر المشاريع نموا؟") == []  # أكثر is one replaced letter from إيثر
+    assert [g.canonical for g in aliases.mentions("شو هي كودس؟")] == ["CUDOS"]  # a long vowel left out
+    assert [g.canonical for g in aliases.mentions("هل تعمل على سولانه؟")] == ["Solana"]  # longer words: any one edit
+    assert closest_word("شركه", ["شبكه"]) is None and closest_word("akahs", ["akash"]) == "akash"
 
 
 def test_aliases_from_corpus_front_matter(retriever) -> None:
