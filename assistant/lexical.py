@@ -27,27 +27,41 @@ _JOINED_TO_LATIN = re.compile(r"(?<![^\W\d_])([وبلفك])(?=[A-Za-z])")
 # Typo tolerance: a word of at least this many letters may be one edit (insertion,
 # deletion, substitution or swap of neighbours) away from a known word.
 TYPO_MIN_LETTERS = 4
-# An Arabic-script word this short is corrected only by a letter added or dropped, never replaced.
-ARABIC_INDEL_ONLY = 5
+# In an Arabic-script word this short, a replaced letter counts only at either end (see ``closest_word``).
+ARABIC_ROOT_LETTERS = 5
 
 
 def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
     """The vocabulary word one edit away from ``word`` (rapidfuzz, in C), or None.
 
     Arabic writes no short vowels and builds words on three-letter roots, so
-    replacing one letter of a short Arabic word mostly makes another real word
-    (أكثر "more" was read as the name إيثر, شركة "company" as شبكة
-    "network"), while the way names and words really vary in Arabic spelling
-    is a letter written or left out (كودس / كودوس, a long vowel; a joined
-    proclitic). Up to ``ARABIC_INDEL_ONLY`` letters (a root and two added
-    letters) only that counts; longer words and Latin ones take any one edit.
+    replacing a letter inside a short Arabic word mostly makes another real
+    word (أكثر "more" was read as the name إيثر, شركة "company" as شبكة
+    "network"). What varies within one word family is at the edges, the
+    affixes around the root: the person of a verb (يعتمد / تعتمد), a
+    derivation (ينفع / منفع), an ending (توكنز / توكنا), and spelling adds
+    or drops letters (كودس / كودوس, a long vowel; a joined proclitic). So up to
+    ``ARABIC_ROOT_LETTERS`` letters (a root and two added letters) a replaced
+    letter counts only as the first or the last; longer words and Latin ones
+    take any one edit.
     """
     if len(word) < TYPO_MIN_LETTERS or not vocabulary:
         return None
-    short_arabic = len(word) <= ARABIC_INDEL_ONLY and word_script(word) == "ar"
-    scorer = distance.Indel.distance if short_arabic else distance.OSA.distance
-    match = process.extractOne(word, vocabulary, scorer=scorer, score_cutoff=1)
-    return match[0] if match else None
+    if len(word) > ARABIC_ROOT_LETTERS or word_script(word) != "ar":
+        match = process.extractOne(word, vocabulary, scorer=distance.OSA.distance, score_cutoff=1)
+        return match[0] if match else None
+    for candidate, _, _ in process.extract(word, vocabulary, scorer=distance.OSA.distance, score_cutoff=1, limit=None):
+        if _affix_edit(word, candidate):
+            return candidate
+    return None
+
+
+def _affix_edit(word: str, other: str) -> bool:
+    """Whether ``other`` (one edit from ``word``) differs by a letter added or dropped, or replaced at either end."""
+    if len(word) != len(other):
+        return True
+    differ = [i for i, (a, b) in enumerate(zip(word, other, strict=True)) if a != b]
+    return len(differ) == 1 and differ[0] in (0, len(word) - 1)
 
 
 @dataclass
