@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         1.0, ge=0, le=2, description="A question asked in another language than most of the corpus is also searched moved "
         "this far toward the corpus's language (the difference of the two languages' mean probe-question vectors; 0: off)."
     )
+    sentence_weight: float = Field(
+        0.5, ge=0, le=2, description="Hybrid mode: weight of the sentence leg (passages ranked by their best sentence, see "
+        "assistant/sentences.py) in the fusion, times the share of the question the keyword leg cannot read (0: off)."
+    )
     # answerability: relevance is in robust standard deviations above off-topic probe questions
     # (see assistant/answerability.py); the values were tuned on the dev sets named in the README.
     refuse_below: float = Field(0.5, description="Relevance under which a question is refused as off-topic.")

@@ -33,13 +33,14 @@ from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 
 from assistant import store as store_mod
-from assistant.chunking import chunk_document, chunk_id
+from assistant.chunking import chunk_document, chunk_id, passage_text
 from assistant.config import Settings
 from assistant.corpus import CorpusScan, SourceDocument, scan_corpus
 from assistant.embeddings import ProgressEmbeddings, RunCounter, get_embeddings
 
 
 GROUP_CHUNKS = 256  # passages per store write (whole files; see file_groups)
+SENTENCE_BATCH = 256  # sentences per step of the ingest progress bar (and per cache write)
 WRITER_KEY = "writer"  # metadata field with the mark of the writer that stored a vector
 
 
@@ -173,6 +174,7 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = counter.embedded
     summary.embed_seconds = counter.embed_seconds
+    embed_sentences(settings, embeddings, [passage_text(c) for chunks in plan.per_file.values() for c in chunks], progress)
     calibrate(settings, embeddings)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -361,6 +363,38 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
+
+
+def embed_sentences(settings: Settings, embeddings: ProgressEmbeddings, texts: list[str], progress: bool) -> int:
+    """Put the sentences of the passages written this run in the vector cache; how many were embedded.
+
+    Retrieval searches them (``assistant.sentences``): done here, the first
+    question after an ingest does not wait for them. The cache is disposable;
+    a sentence it lost is embedded again when the index is next built.
+    """
+    if settings.sentence_weight <= 0 or settings.retrieval_mode != "hybrid" or not texts:
+        return 0
+    from assistant.sentences import sentences_of
+    from assistant.text_vectors import DiskVectors, VectorCache, disk_path
+
+    units = list(dict.fromkeys(sentences_of(texts)[0]))
+    cache = VectorCache(embeddings, disk=DiskVectors(disk_path(settings)))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(units), unit="sentence", desc="Sentences", dynamic_ncols=True)
+    done = 0
+    try:
+        for start in range(0, len(units), SENTENCE_BATCH):
+            batch = units[start:start + SENTENCE_BATCH]
+            done += cache.prepare(batch)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    return done
 
 
 def calibrate(settings: Settings, embeddings: ProgressEmbeddings) -> None:

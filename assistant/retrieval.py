@@ -2,8 +2,9 @@
 
 Pipeline: resolve a follow-up (``assistant.conversation``) -> read the
 question once (``assistant.query``) -> dense search (e5 in Chroma, its
-candidates ordered by CSLS, see ``Retriever._dense_order``) and BM25
-(stemmed, alias-expanded, typo-tolerant) -> weighted reciprocal-rank fusion,
+candidates ordered by CSLS, see ``Retriever._dense_order``), the same over
+the passages' sentences (``assistant.sentences``) and BM25 (stemmed,
+alias-expanded, typo-tolerant) -> weighted reciprocal-rank fusion,
 part by part for a comparison -> the top passages re-ordered by their best
 sentence (``evidence.rank_passages``) -> relevance against the off-topic calibration
 (``assistant.answerability``). The BM25 index, the alias table and the
@@ -33,6 +34,7 @@ from assistant.embeddings import ProgressEmbeddings, get_embeddings
 from assistant.evidence import Part, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
+from assistant.sentences import SentenceIndex
 from assistant.text import detect_language
 from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
@@ -176,6 +178,7 @@ class Snapshot:
     calibration: answerability.Calibration | None = None
     readable: dict[str, set[str]] = field(default_factory=dict)  # language -> ids of passages with text in it
     hubness: dict[str, dict[str, float]] = field(default_factory=dict)  # language -> id -> ProbeSpace.hubness, filled as met
+    sentences: SentenceIndex | None = None  # built on first use (``Retriever.sentences``)
 
     @property
     def titles(self) -> list[str]:
@@ -198,6 +201,7 @@ class Retriever:
         self.vectors = VectorCache(self.embeddings, disk=DiskVectors(disk_path(settings)))  # words and sentences, for reranking and quoting
         self._probes: answerability.ProbeSpace | None = None
         self._probes_lock = threading.Lock()
+        self._sentences_lock = threading.Lock()
 
     def probes(self) -> answerability.ProbeSpace:
         """The everyday probe questions in this embedder's space (computed on first use, once per process)."""
@@ -208,10 +212,11 @@ class Retriever:
 
     def warm_up(self) -> None:
         """Load what the first question needs: probe vectors, the store's snapshot (keyword index,
-        calibration), the embedder's weights. Errors are left for that question to report."""
+        calibration, sentence index), the embedder's weights. Errors are left for that question to report."""
         try:
             self.probes()
-            self.snapshot()
+            if self.settings.sentence_weight > 0 and self.settings.retrieval_mode == "hybrid":
+                self.sentences(self.snapshot())
             self.embeddings.embed_query("warm-up")
         except Exception as exc:  # noqa: BLE001 - a warm-up never stops a start
             log.info("Warm-up stopped (%s: %s); the first question will load what is missing.", type(exc).__name__, exc)
@@ -237,6 +242,14 @@ class Retriever:
             calibration=self._calibration(collection, state) if docs else None,
             readable={lang: {str(d.id) for d in docs if has_text_in(d, lang)} for lang in ("ar", "en")},
         )
+
+    def sentences(self, snap: Snapshot) -> SentenceIndex:
+        """The sentence index of this store state, built on first use (from the vector cache, which ingest filled)."""
+        with self._sentences_lock:
+            if snap.sentences is None:
+                snap.sentences = SentenceIndex.build([str(d.id) for d in snap.docs], [passage_text(d) for d in snap.docs],
+                                                     self.vectors)
+            return snap.sentences
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""
@@ -305,7 +318,7 @@ class Retriever:
         return result
 
     def _legs(self, analysis: QueryAnalysis, snap: Snapshot, mode: RetrievalMode, pool: int, result: RetrievalResult) -> _Legs:
-        """Dense and keyword rankings for the query and for each part of it; the query vectors go on ``result``."""
+        """Dense, sentence and keyword rankings for the query and for each part of it; the query vectors go on ``result``."""
         legs = _Legs()
         target = self._corpus_language(analysis.language, snap)  # the same for every part: one question, one language
         for position, text in enumerate([analysis.query, *analysis.parts]):
@@ -322,10 +335,17 @@ class Retriever:
                     own = sorted(found, key=lambda i: -order[i])[:self.settings.evidence_passages]
                     readable = snap.readable.get(analysis.language, set())
                     result.across_languages = bool(own) and not any(i in readable for i in own)
+                searched = vector
                 if target is not None:
-                    found = self._nearest(self._moved(vector, analysis.language, target), pool)
+                    searched = self._moved(vector, analysis.language, target)
+                    found = self._nearest(searched, pool)
                     order = self._dense_order(found, target, snap)
                 legs.add(found, 1.0, legs.dense, order=order)
+                if mode == "hybrid":  # (dense, sentence, keyword) triples: see ``_rrf``
+                    # Across languages only: in the corpus's language the keyword leg reads the sentences' own words.
+                    unread = 1.0 - lexical_weight(sub.terms, snap.bm25) if target is not None else 0.0
+                    weight = self.settings.sentence_weight * unread
+                    legs.add(self.sentences(snap).search(searched, pool) if weight > 0 else {}, weight, {})
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:
@@ -439,7 +459,7 @@ class Retriever:
         fused = self._rrf(rankings, weights, mode, readable)
         if not parts:
             return fused
-        legs = len(rankings) // (parts + 1)  # rankings per query (1 or 2)
+        legs = len(rankings) // (parts + 1)  # rankings per query (1, or 3 in hybrid mode)
         firsts: list[str] = []
         for p in range(1, parts + 1):
             best = self._rrf(rankings[p * legs:(p + 1) * legs], weights[p * legs:(p + 1) * legs], mode, readable)
@@ -452,18 +472,21 @@ class Retriever:
     def _rrf(self, rankings: list[list[str]], weights: list[float], mode: RetrievalMode, readable: set[str] | None) -> list[tuple[str, float]]:
         """Weighted reciprocal-rank fusion in which the keyword leg abstains on passages it cannot read.
 
-        Rankings come in (dense, keyword) pairs in hybrid mode. A passage with
-        no text in the question's language can only be matched by the keyword
-        leg on a stray name or number, so its absence from the keyword ranking
-        says nothing: for such a passage the dense vote counts for both legs.
+        Rankings come in (dense, sentence, keyword) triples in hybrid mode. A
+        passage with no text in the question's language can only be matched by
+        the keyword leg on a stray name or number, so its absence from the
+        keyword ranking says nothing: for such a passage the dense vote counts
+        for both legs. The sentence leg votes as it ranks.
         """
         if mode != "hybrid" or readable is None:
             return reciprocal_rank_fusion(rankings, self.settings.rrf_k, weights)
         scores: dict[str, float] = {}
         k = self.settings.rrf_k
-        for first in range(0, len(rankings), 2):
-            dense_rank, lexical_rank = rankings[first], rankings[first + 1]
-            weight = weights[first + 1]
+        for first in range(0, len(rankings), 3):
+            dense_rank, sentence_rank, lexical_rank = rankings[first:first + 3]
+            weight = weights[first + 2]
+            for rank, doc_id in enumerate(sentence_rank, start=1):
+                scores[doc_id] = scores.get(doc_id, 0.0) + weights[first + 1] / (k + rank)
             lexical_pos = {doc_id: rank for rank, doc_id in enumerate(lexical_rank, start=1)}
             for rank, doc_id in enumerate(dense_rank, start=1):
                 share = 1.0 if doc_id in readable else 1.0 + weight

@@ -203,6 +203,25 @@ class VectorCache:
             self._remember(new)
         return len(absent)
 
+    def many(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of many texts at once (an index), one row each, from memory, disk or the embedder.
+
+        Unlike ``passages`` they are not kept in memory: the caller holds the
+        matrix, and memory stays for what questions use.
+        """
+        with self._lock:
+            found = {t: self._items[t] for t in dict.fromkeys(texts) if t in self._items}
+        rest = [t for t in dict.fromkeys(texts) if t not in found]
+        if rest and self.disk is not None:
+            found.update(self.disk.get(rest))
+        missing = [t for t in rest if t not in found]
+        if missing:
+            new = dict(zip(missing, np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32), strict=True))
+            found.update(new)
+            if self.disk is not None and self.disk.usable:
+                self.disk.put(new)
+        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False) if texts else np.zeros((0, 0), dtype=np.float32)
+
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage-side vectors of the texts, one row each (dim 0 rows for no texts)."""
         missing = self.missing(texts)

@@ -139,15 +139,17 @@ def test_passage_warm_up_waits_for_questions_then_leaves_them_nothing_to_embed(b
     shutil.copytree(built_settings.store_dir, store, ignore=shutil.ignore_patterns("text-vectors-*"))
     settings = built_settings.model_copy(update={"store_dir": store})
     assistant = Assistant(settings)
-    assistant.retriever.warm_up()
+    assistant.retriever.warm_up()  # builds the sentence index (assistant.sentences): the lost sentence vectors come back
     units = candidate_units([passage_text(d) for d in assistant.retriever.snapshot().docs])
-    wanted = [u.text for u in units] + [w for u in units for w in u.words]
+    sentences, words = [u.text for u in units], [w for u in units for w in u.words]
+    wanted = sentences + words
+    assert assistant.vectors.disk.known(sentences) == set(sentences)
 
     with assistant.working():  # a question is being answered: the warm-up waits
         thread = assistant.warm_passages()
         thread.join(1.0)
         assert thread.is_alive()
-        assert not assistant.vectors.disk.known(wanted)  # nothing embedded meanwhile
+        assert not assistant.vectors.disk.known(words)  # nothing embedded meanwhile
     thread.join(300)
     assert not thread.is_alive()
     assert assistant.vectors.missing(wanted) == []  # every sentence and word of every passage is on disk

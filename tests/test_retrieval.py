@@ -127,11 +127,13 @@ def test_keyword_leg_abstains_on_passages_it_cannot_read(built_settings) -> None
     from assistant.retrieval import Retriever
 
     engine = Retriever(built_settings)
-    dense, keyword = ["arabic-only", "x", "bilingual"], ["bilingual"]
-    plain = dict(engine._rrf([dense, keyword], [1.0, 1.0], "hybrid", None))
-    abstaining = dict(engine._rrf([dense, keyword], [1.0, 1.0], "hybrid", {"bilingual", "x"}))
+    dense, keyword = ["arabic-only", "x", "bilingual"], ["bilingual"]  # (dense, sentence, keyword) triples
+    plain = dict(engine._rrf([dense, [], keyword], [1.0, 0.0, 1.0], "hybrid", None))
+    abstaining = dict(engine._rrf([dense, [], keyword], [1.0, 0.0, 1.0], "hybrid", {"bilingual", "x"}))
     assert plain["bilingual"] > plain["arabic-only"]  # agreement of two legs beats the dense leg's first place
     assert abstaining["arabic-only"] > abstaining["bilingual"]  # the keyword leg could not have seen it
+    voted = dict(engine._rrf([dense, ["x"], keyword], [1.0, 0.5, 1.0], "hybrid", {"bilingual", "x"}))
+    assert voted["x"] == abstaining["x"] + 0.5 / (engine.settings.rrf_k + 1)  # the sentence leg votes as it ranks
 
 
 def test_passages_with_english_text_are_hubs_for_english_questions(retriever) -> None:
