@@ -215,8 +215,9 @@ class Retriever:
         calibration, sentence index), the embedder's weights. Errors are left for that question to report."""
         try:
             self.probes()
+            snap = self.snapshot()
             if self.settings.sentence_weight > 0 and self.settings.retrieval_mode == "hybrid":
-                self.sentences(self.snapshot())
+                self.sentences(snap)
             self.embeddings.embed_query("warm-up")
         except Exception as exc:  # noqa: BLE001 - a warm-up never stops a start
             log.info("Warm-up stopped (%s: %s); the first question will load what is missing.", type(exc).__name__, exc)
@@ -323,6 +324,7 @@ class Retriever:
         target = self._corpus_language(analysis.language, snap)  # the same for every part: one question, one language
         for position, text in enumerate([analysis.query, *analysis.parts]):
             sub = analysis if position == 0 else analyze(text, text, snap.aliases, snap.bm25)
+            keyword_weight = lexical_weight(sub.terms, snap.bm25)
             vector = None
             if mode in ("hybrid", "dense"):
                 # The names go into the dense query too: "and its pricing?" alone embeds far from Akash.
@@ -343,8 +345,7 @@ class Retriever:
                 legs.add(found, 1.0, legs.dense, order=order)
                 if mode == "hybrid":  # (dense, sentence, keyword) triples: see ``_rrf``
                     # Across languages only: in the corpus's language the keyword leg reads the sentences' own words.
-                    unread = 1.0 - lexical_weight(sub.terms, snap.bm25) if target is not None else 0.0
-                    weight = self.settings.sentence_weight * unread
+                    weight = self.settings.sentence_weight * (1.0 - keyword_weight) if target is not None else 0.0
                     legs.add(self.sentences(snap).search(searched, pool) if weight > 0 else {}, weight, {})
             if position == 0:
                 result.query_vector = vector
@@ -352,7 +353,7 @@ class Retriever:
                 result.part_vectors.append(vector)
             if mode in ("hybrid", "bm25"):
                 scores = {snap.bm25.ids[pos]: score for pos, score in snap.bm25.search(list(sub.terms), pool)}
-                legs.add(scores, 1.0 if mode == "bm25" else lexical_weight(sub.terms, snap.bm25), legs.lexical)
+                legs.add(scores, 1.0 if mode == "bm25" else keyword_weight, legs.lexical)
         return legs
 
     def _corpus_language(self, language: str, snap: Snapshot) -> str | None:
