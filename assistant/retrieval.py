@@ -34,7 +34,7 @@ from assistant.embeddings import ProgressEmbeddings, get_embeddings
 from assistant.evidence import Part, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
-from assistant.sentences import SentenceIndex
+from assistant.sentences import SentenceIndex, sentences_of
 from assistant.text import detect_language
 from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
@@ -202,6 +202,7 @@ class Retriever:
         self._probes: answerability.ProbeSpace | None = None
         self._probes_lock = threading.Lock()
         self._sentences_lock = threading.Lock()
+        self._sentences_pending: set[str] = set()  # store states whose sentence index a background thread builds
 
     def probes(self) -> answerability.ProbeSpace:
         """The everyday probe questions in this embedder's space (computed on first use, once per process)."""
@@ -244,13 +245,32 @@ class Retriever:
             readable={lang: {str(d.id) for d in docs if has_text_in(d, lang)} for lang in ("ar", "en")},
         )
 
-    def sentences(self, snap: Snapshot) -> SentenceIndex:
-        """The sentence index of this store state, built on first use (from the vector cache, which ingest filled)."""
-        with self._sentences_lock:
+    def sentences(self, snap: Snapshot, wait: bool = True) -> SentenceIndex | None:
+        """The sentence index of this store state, built on first use from the vector cache (ingest fills it).
+
+        When the cache lacks sentences (a store ingested by an older version,
+        or elsewhere), embedding them can take minutes: a question
+        (``wait=False``) then does not wait but is searched without the
+        sentence leg while a background thread builds the index, as it does
+        while the app's warm-up is building it.
+        """
+        if not self._sentences_lock.acquire(blocking=wait):
+            return None  # being built (the warm-up): this question goes without
+        try:
             if snap.sentences is None:
-                snap.sentences = SentenceIndex.build([str(d.id) for d in snap.docs], [passage_text(d) for d in snap.docs],
-                                                     self.vectors)
+                if not wait and snap.state in self._sentences_pending:
+                    return None
+                ids, texts = [str(d.id) for d in snap.docs], [passage_text(d) for d in snap.docs]
+                if not wait and self.vectors.absent(sentences_of(texts)[0]):
+                    self._sentences_pending.add(snap.state)
+                    threading.Thread(target=self.sentences, args=(snap,), name="sentence-index", daemon=True).start()
+                    log.info("Embedding the passages' sentences in the background; until then questions go without them.")
+                    return None
+                snap.sentences = SentenceIndex.build(ids, texts, self.vectors)
+                self._sentences_pending.discard(snap.state)
             return snap.sentences
+        finally:
+            self._sentences_lock.release()
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""
@@ -346,7 +366,8 @@ class Retriever:
                 if mode == "hybrid":  # (dense, sentence, keyword) triples: see ``_rrf``
                     # Across languages only: in the corpus's language the keyword leg reads the sentences' own words.
                     weight = self.settings.sentence_weight * (1.0 - keyword_weight) if target is not None else 0.0
-                    legs.add(self.sentences(snap).search(searched, pool) if weight > 0 else {}, weight, {})
+                    index = self.sentences(snap, wait=False) if weight > 0 else None
+                    legs.add(index.search(searched, pool) if index is not None else {}, weight, {})
             if position == 0:
                 result.query_vector = vector
             elif vector is not None:

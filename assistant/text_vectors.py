@@ -203,6 +203,14 @@ class VectorCache:
             self._remember(new)
         return len(absent)
 
+    def absent(self, texts: Sequence[str]) -> int:
+        """How many of the texts neither memory nor disk has a vector for (nothing is read into memory)."""
+        rest = self._not_in_memory(texts)
+        if rest and self.disk is not None:
+            known = self.disk.known(rest)
+            rest = [t for t in rest if t not in known]
+        return len(rest)
+
     def many(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of many texts at once (an index), one row each, from memory, disk or the embedder.
 

@@ -57,3 +57,24 @@ def test_an_english_question_finds_the_arabic_paragraph_by_its_third_sentence(bu
     assert not any("الملكية اللامركزية" in h.text for h in without.hits)
     arabic = Retriever(built_settings).search("ما الذي يمكن أن يتيحه تحويل النماذج إلى توكنات؟", k=5)
     assert any("الملكية اللامركزية" in h.text for h in arabic.hits)  # in the corpus's language the keyword leg finds it
+
+
+def test_a_question_does_not_wait_for_sentences_the_cache_lost(built_settings: Settings, tmp_path) -> None:
+    """A store whose sentence vectors are not cached (ingested by an older version, or elsewhere): the index is
+    built in the background and questions meanwhile are searched without it."""
+    import shutil
+    import time
+
+    from assistant.retrieval import Retriever
+
+    store = tmp_path / "store"
+    shutil.copytree(built_settings.store_dir, store, ignore=shutil.ignore_patterns("text-vectors-*"))
+    retriever = Retriever(built_settings.model_copy(update={"store_dir": store}))
+    snap = retriever.snapshot()
+    assert retriever.sentences(snap, wait=False) is None  # not built: a thread embeds the sentences
+    assert retriever.search("What can tokenizing AI models enable?", k=5).hits  # served meanwhile
+    deadline = time.monotonic() + 300
+    while snap.sentences is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert snap.sentences is not None and retriever.sentences(snap, wait=False) is snap.sentences
+    assert len(snap.sentences.owners) > len(snap.docs)
