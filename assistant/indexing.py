@@ -59,14 +59,17 @@ class IngestSummary:
     unchanged: int = 0
     failed: int = 0
     seconds: float = 0.0
-    embedded: int = 0
-    embed_seconds: float = 0.0  # of ``seconds``, the time spent in the embedding model
+    embedded: int = 0  # passages
+    sentences: int = 0  # sentences embedded for the sentence leg (``embed_sentences``)
+    sentence_seconds: float = 0.0  # of ``embed_seconds``, the model's time on those sentences
+    embed_seconds: float = 0.0  # of ``seconds``, the time spent in the embedding model (passages and sentences)
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
         data["embed_seconds"] = round(self.embed_seconds, 3)
+        data["sentence_seconds"] = round(self.sentence_seconds, 3)
         return data
 
     def to_text(self) -> str:
@@ -174,7 +177,11 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = counter.embedded
     summary.embed_seconds = counter.embed_seconds
-    embed_sentences(settings, embeddings, [passage_text(c) for chunks in plan.per_file.values() for c in chunks], progress)
+    sentences = RunCounter(embeddings)  # this run's sentences only, as ``counter`` counts its passages
+    summary.sentences = embed_sentences(settings, sentences, [passage_text(c) for chunks in plan.per_file.values() for c in chunks],
+                                        progress)
+    summary.sentence_seconds = sentences.embed_seconds
+    summary.embed_seconds += sentences.embed_seconds
     calibrate(settings, embeddings)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -365,7 +372,7 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
 
 
-def embed_sentences(settings: Settings, embeddings: ProgressEmbeddings, texts: list[str], progress: bool) -> int:
+def embed_sentences(settings: Settings, embeddings: RunCounter, texts: list[str], progress: bool) -> int:
     """Put the sentences of the passages written this run in the vector cache; how many were embedded.
 
     Retrieval searches them (``assistant.sentences``): done here, the first
@@ -378,7 +385,7 @@ def embed_sentences(settings: Settings, embeddings: ProgressEmbeddings, texts: l
     from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
     units = list(dict.fromkeys(sentences_of(texts)[0]))
-    cache = VectorCache(embeddings, disk=DiskVectors(disk_path(settings)))
+    cache = VectorCache(embeddings, disk=DiskVectors(disk_path(settings)))  # type: ignore[arg-type]  # embeds as the model does
     bar = None
     if progress:
         from tqdm import tqdm
