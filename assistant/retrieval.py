@@ -260,13 +260,13 @@ class Retriever:
             if snap.sentences is None:
                 if not wait and snap.state in self._sentences_pending:
                     return None
-                ids, texts = [str(d.id) for d in snap.docs], [passage_text(d) for d in snap.docs]
-                if not wait and self.vectors.absent(sentences_of(texts)[0]):
+                units, owners = sentences_of([passage_text(d) for d in snap.docs])
+                if not wait and self.vectors.absent(units):
                     self._sentences_pending.add(snap.state)
                     threading.Thread(target=self.sentences, args=(snap,), name="sentence-index", daemon=True).start()
                     log.info("Embedding the passages' sentences in the background; until then questions go without them.")
                     return None
-                snap.sentences = SentenceIndex.build(ids, texts, self.vectors)
+                snap.sentences = SentenceIndex.of_sentences([str(d.id) for d in snap.docs], units, owners, self.vectors)
                 self._sentences_pending.discard(snap.state)
             return snap.sentences
         finally:

@@ -47,7 +47,11 @@ class SentenceIndex:
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], cache: VectorCache) -> SentenceIndex:
         """Index the passages ``texts`` (with their ``ids``); vectors come from ``cache``, embedded if it lacks them."""
-        units, owners = sentences_of(texts)
+        return cls.of_sentences(ids, *sentences_of(texts), cache)
+
+    @classmethod
+    def of_sentences(cls, ids: Sequence[str], units: Sequence[str], owners: Sequence[int], cache: VectorCache) -> SentenceIndex:
+        """Index sentences already split (``sentences_of``): ``owners`` are their passages' positions in ``ids``."""
         vectors = cache.many(units) if units else np.zeros((0, 0), dtype=np.float32)
         return cls(list(ids), np.asarray(owners, dtype=np.int32), vectors)
 

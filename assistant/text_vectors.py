@@ -190,10 +190,7 @@ class VectorCache:
         With a disk the vectors go there only: memory keeps what questions use,
         so warming a large corpus does not grow the process.
         """
-        absent = self._not_in_memory(texts)
-        if self.disk is not None and self.disk.usable:
-            known = self.disk.known(absent)
-            absent = [t for t in absent if t not in known]
+        absent = self._unknown(texts)
         if not absent:
             return 0
         new = dict(zip(absent, np.asarray(self.embeddings.embed_documents(absent), dtype=np.float32), strict=True))
@@ -205,11 +202,15 @@ class VectorCache:
 
     def absent(self, texts: Sequence[str]) -> int:
         """How many of the texts neither memory nor disk has a vector for (nothing is read into memory)."""
-        rest = self._not_in_memory(texts)
-        if rest and self.disk is not None:
-            known = self.disk.known(rest)
-            rest = [t for t in rest if t not in known]
-        return len(rest)
+        return len(self._unknown(texts))
+
+    def _unknown(self, texts: Sequence[str]) -> list[str]:
+        """The distinct texts neither memory nor disk has a vector for; the disk's vectors are not read."""
+        absent = self._not_in_memory(texts)
+        if absent and self.disk is not None and self.disk.usable:
+            known = self.disk.known(absent)
+            absent = [t for t in absent if t not in known]
+        return absent
 
     def many(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of many texts at once (an index), one row each, from memory, disk or the embedder.
