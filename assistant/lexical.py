@@ -29,6 +29,8 @@ _JOINED_TO_LATIN = re.compile(r"(?<![^\W\d_])([وبلفك])(?=[A-Za-z])")
 TYPO_MIN_LETTERS = 4
 # In an Arabic-script word this short, a replaced letter counts only at either end (see ``closest_word``).
 ARABIC_ROOT_LETTERS = 5
+# Letters Arabic spelling writes or leaves out within one word: the long vowels and the hamza and its seats.
+_SPELLING_LETTERS = frozenset("اويىءأإآؤئ")
 
 
 def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
@@ -40,10 +42,12 @@ def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
     "network"). What varies within one word family is at the edges, the
     affixes around the root: the person of a verb (يعتمد / تعتمد), a
     derivation (ينفع / منفع), an ending (توكنز / توكنا), and spelling adds
-    or drops letters (كودس / كودوس, a long vowel; a joined proclitic). So up to
-    ``ARABIC_ROOT_LETTERS`` letters (a root and two added letters) a replaced
-    letter counts only as the first or the last; longer words and Latin ones
-    take any one edit.
+    or drops a long vowel or a hamza (كودس / كودوس), or a joined proclitic. So
+    up to ``ARABIC_ROOT_LETTERS`` letters (a root and two added letters) a
+    replaced letter counts only as the first or the last, and a letter added
+    or dropped inside the word only when it is one of those spelling letters:
+    dropping a consonant makes another word too (مقابل "in return" was read
+    as مقال "article"). Longer words and Latin ones take any one edit.
     """
     if len(word) < TYPO_MIN_LETTERS or not vocabulary:
         return None
@@ -57,9 +61,11 @@ def closest_word(word: str, vocabulary: Sequence[str]) -> str | None:
 
 
 def _affix_edit(word: str, other: str) -> bool:
-    """Whether ``other`` (one edit from ``word``) differs by a letter added or dropped, or replaced at either end."""
+    """Whether ``other`` (one edit from ``word``) differs by a long vowel added or dropped, or a letter at either end."""
     if len(word) != len(other):
-        return True
+        longer, shorter = (word, other) if len(word) > len(other) else (other, word)
+        at = next((i for i, (a, b) in enumerate(zip(longer, shorter, strict=False)) if a != b), len(shorter))
+        return at in (0, len(longer) - 1) or longer[at] in _SPELLING_LETTERS
     differ = [i for i, (a, b) in enumerate(zip(word, other, strict=True)) if a != b]
     return len(differ) == 1 and differ[0] in (0, len(word) - 1)
 

@@ -51,7 +51,7 @@ def test_alias_table_tolerates_one_typo() -> None:
 
 
 def test_a_short_arabic_word_is_not_read_as_a_name_one_letter_away() -> None:
-    """A letter added or dropped is a spelling of the name; a letter replaced inside a short Arabic word makes another word."""
+    """A long vowel added or dropped is a spelling of the name; another letter changed inside a short Arabic word makes another word."""
     aliases = AliasTable([AliasGroup("Aethir", ["Aethir", "إيثر"]), AliasGroup("CUDOS", ["CUDOS", "كودوس"]),
                           AliasGroup("Solana", ["Solana", "سولانا"])])
     assert aliases.mentions("ما أكثر المشاريع نموا؟") == []  # أكثر is one replaced letter from إيثر
@@ -59,6 +59,8 @@ def test_a_short_arabic_word_is_not_read_as_a_name_one_letter_away() -> None:
     assert [g.canonical for g in aliases.mentions("هل تعمل على سولانه؟")] == ["Solana"]  # longer words: any one edit
     assert closest_word("شركه", ["شبكه"]) is None and closest_word("akahs", ["akash"]) == "akash"
     assert closest_word("يعتمد", ["تعتمد"]) == "تعتمد"  # a replaced first or last letter is an affix: one word family
+    assert closest_word("مقابل", ["مقال"]) is None  # a consonant dropped inside: another word ("in return" / "article")
+    assert closest_word("وشبكه", ["شبكه"]) == "شبكه"  # a joined proclitic, added at the edge
 
 
 def test_aliases_from_corpus_front_matter(retriever) -> None:
