@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from assistant.embeddings import ProgressEmbeddings, get_embeddings
 from assistant.evidence import Part, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
-from assistant.sentences import SentenceIndex, sentences_of
+from assistant.sentences import SentenceIndex, split_of, split_path
 from assistant.text import detect_language
 from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
@@ -260,7 +261,8 @@ class Retriever:
             if snap.sentences is None:
                 if not wait and snap.state in self._sentences_pending:
                     return None
-                units, owners = sentences_of([passage_text(d) for d in snap.docs])
+                units, owners = split_of(self._split_path(), snap.state, lambda: [passage_text(d) for d in snap.docs],
+                                         len(snap.docs))
                 if not wait and self.vectors.absent(units):
                     self._sentences_pending.add(snap.state)
                     threading.Thread(target=self.sentences, args=(snap,), name="sentence-index", daemon=True).start()
@@ -271,6 +273,13 @@ class Retriever:
             return snap.sentences
         finally:
             self._sentences_lock.release()
+
+    def _split_path(self) -> Path | None:
+        """Where this store's sentence split is saved (``sentences.split_of``); None when the store cannot say."""
+        try:
+            return split_path(self.settings, str(self.store.id))
+        except Exception:  # noqa: BLE001 - no saved split: the passages are split in memory
+            return None
 
     def _calibration(self, collection: Any, state: str) -> answerability.Calibration:
         """The calibration ingest recorded for this state, else measured now (a store from an older version)."""

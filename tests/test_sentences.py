@@ -78,3 +78,23 @@ def test_a_question_does_not_wait_for_sentences_the_cache_lost(built_settings: S
         time.sleep(0.2)
     assert snap.sentences is not None and retriever.sentences(snap, wait=False) is snap.sentences
     assert len(snap.sentences.owners) > len(snap.docs)
+
+
+def test_the_split_is_saved_per_store_state_and_read_back(tmp_path) -> None:
+    """A start on an unchanged store reads the sentence split instead of splitting every passage again."""
+    from assistant.sentences import split_of
+
+    path, calls = tmp_path / "sentence-split.npz", []
+    texts = ["Prices fell. Costs rose sharply.", "- **Render**: انتقلت إلى سولانا. لتحسين الأداء.", "one"]
+
+    def passages() -> list[str]:
+        calls.append(1)
+        return texts
+
+    first = split_of(path, "state-1", passages, len(texts))
+    assert first == sentences_of(texts) and path.is_file() and len(calls) == 1
+    assert split_of(path, "state-1", passages, len(texts)) == first and len(calls) == 1  # read back, not split
+    assert split_of(path, "state-2", passages, len(texts)) == first and len(calls) == 2  # another state: split again
+    path.write_bytes(b"not an npz")
+    assert split_of(path, "state-2", passages, len(texts)) == first and len(calls) == 3  # damage: split again
+    assert split_of(None, "state-2", passages, len(texts)) == first and len(calls) == 4  # nowhere to save
