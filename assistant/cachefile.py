@@ -6,7 +6,9 @@ Two caches live in such files: the passages with their keyword index
 loaded with ``allow_pickle=False`` (nothing in them can run code, even from a
 shared folder), and both are disposable: a missing, stale or damaged file
 means "compute again", never a failed start. A third, the vectors of
-sentences and words, is a SQLite file of the same kind (``assistant.text_vectors``).
+sentences and words, is a SQLite file of the same kind (``assistant.text_vectors``),
+and a fourth, the passages' sentence split (``assistant.sentences.split_of``),
+stores its texts as the keyword cache does (``text_arrays``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +54,24 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bool:
         log.warning("Could not save the cache file %s: %s", path, exc)
         return False
     return True
+
+
+def text_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Texts as plain arrays: one UTF-8 buffer and the byte offsets of each text in it (len(texts) + 1).
+
+    Millions of short strings load from this in a fraction of a second, where
+    a JSON list or a numpy string array (fixed width: the longest text) would not.
+    """
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def texts_from_arrays(buffer: np.ndarray, offsets: np.ndarray, count: int) -> list[str]:
+    """The ``count`` texts ``text_arrays`` encoded; ValueError if the arrays do not fit together (a damaged file)."""
+    bounds, raw = np.asarray(offsets, dtype=np.int64), np.asarray(buffer, dtype=np.uint8).tobytes()
+    if len(bounds) != count + 1 or bounds[0] != 0 or bounds[-1] != len(raw) or np.any(np.diff(bounds) < 0):
+        raise ValueError("text arrays do not fit together")
+    at = bounds.tolist()
+    return [raw[at[n]:at[n + 1]].decode("utf-8") for n in range(count)]

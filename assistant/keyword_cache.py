@@ -39,7 +39,7 @@ from chromadb import Collection
 from langchain_core.documents import Document
 
 from assistant import store as store_mod
-from assistant.cachefile import local_dir, write_npz
+from assistant.cachefile import local_dir, text_arrays, texts_from_arrays, write_npz
 from assistant.config import Settings
 from assistant.lexical import BM25Arrays, BM25Index
 from assistant.text import terms
@@ -107,26 +107,21 @@ def _from_json_bytes(array: np.ndarray) -> object:
 
 
 def passage_arrays(docs: list[Document]) -> dict[str, np.ndarray]:
-    """Passages as plain arrays: ids and metadata as UTF-8 JSON, texts as one UTF-8 buffer with byte offsets."""
-    encoded = [d.page_content.encode("utf-8") for d in docs]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    return {"ids": _json_bytes([str(d.id) for d in docs]), "texts": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-            "text_offsets": offsets, "metadatas": _json_bytes([d.metadata for d in docs])}
+    """Passages as plain arrays: ids and metadata as UTF-8 JSON, texts as ``cachefile.text_arrays``."""
+    texts, offsets = text_arrays([d.page_content for d in docs])
+    return {"ids": _json_bytes([str(d.id) for d in docs]), "texts": texts, "text_offsets": offsets,
+            "metadatas": _json_bytes([d.metadata for d in docs])}
 
 
 def passages_from_arrays(arrays: dict[str, np.ndarray]) -> list[Document]:
     """The passages ``passage_arrays`` saved; ValueError if the arrays do not fit together."""
     ids, metadatas = _from_json_bytes(arrays["ids"]), _from_json_bytes(arrays["metadatas"])
-    offsets, raw = np.asarray(arrays["text_offsets"], dtype=np.int64), np.asarray(arrays["texts"], dtype=np.uint8).tobytes()
     if (not isinstance(ids, list) or not isinstance(metadatas, list) or len(ids) != len(metadatas)
-            or len(offsets) != len(ids) + 1 or (len(offsets) and (offsets[0] != 0 or offsets[-1] != len(raw)))
-            or np.any(np.diff(offsets) < 0) or not all(isinstance(i, str) for i in ids)
-            or not all(isinstance(m, dict) for m in metadatas)):
+            or not all(isinstance(i, str) for i in ids) or not all(isinstance(m, dict) for m in metadatas)):
         raise ValueError("passage arrays do not fit together")
-    bounds = offsets.tolist()
-    return [Document(page_content=raw[bounds[n]:bounds[n + 1]].decode("utf-8"), metadata=meta, id=doc_id)
-            for n, (doc_id, meta) in enumerate(zip(ids, metadatas, strict=True))]
+    texts = texts_from_arrays(arrays["texts"], arrays["text_offsets"], len(ids))
+    return [Document(page_content=text, metadata=meta, id=doc_id)
+            for doc_id, text, meta in zip(ids, texts, metadatas, strict=True)]
 
 
 def load(path: Path, state: str) -> tuple[list[Document], BM25Index] | None:
