@@ -177,9 +177,10 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
         store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = counter.embedded
     summary.embed_seconds = counter.embed_seconds
+    written = [passage_text(c) for chunks in plan.per_file.values() for c in chunks]
+    units = prepare_start(settings, written) if written or summary.added or summary.updated or summary.deleted or rebuild else []
     sentences = RunCounter(embeddings)  # this run's sentences only, as ``counter`` counts its passages
-    summary.sentences = embed_sentences(settings, sentences, [passage_text(c) for chunks in plan.per_file.values() for c in chunks],
-                                        progress)
+    summary.sentences = embed_sentences(settings, sentences, units, progress)
     summary.sentence_seconds = sentences.embed_seconds
     summary.embed_seconds += sentences.embed_seconds
     calibrate(settings, embeddings)
@@ -372,19 +373,42 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
 
 
-def embed_sentences(settings: Settings, embeddings: RunCounter, texts: list[str], progress: bool) -> int:
+def prepare_start(settings: Settings, written: list[str]) -> list[str]:
+    """Save what the app's first start on the new store state would build, and return the sentences of
+    the passages this run ``written``.
+
+    The keyword index (``keyword_cache``) and the sentence split
+    (``sentences.split_of``) of the whole store take half a minute and a
+    minute at 100k passages; built here, where the user expects to wait,
+    the start after an ingest reads them. The split reuses the saved one for
+    every passage it already holds, so only this run's passages are split.
+    """
+    from assistant import keyword_cache
+    from assistant.sentences import sentences_of, split_of, split_path
+
+    collection, state = store_mod.get_collection(settings), store_mod.store_state(settings)
+    if collection is None or state is None:
+        return list(dict.fromkeys(sentences_of(written)[0]))
+    docs, _ = keyword_cache.passages_and_index(settings, collection, state)
+    if settings.sentence_weight <= 0 or settings.retrieval_mode != "hybrid":
+        return []
+    texts = [passage_text(d) for d in docs]
+    units, owners = split_of(split_path(settings, str(collection.id)), texts)
+    fresh = set(written)
+    return list(dict.fromkeys(u for u, o in zip(units, owners, strict=True) if texts[o] in fresh))
+
+
+def embed_sentences(settings: Settings, embeddings: RunCounter, units: list[str], progress: bool) -> int:
     """Put the sentences of the passages written this run in the vector cache; how many were embedded.
 
     Retrieval searches them (``assistant.sentences``): done here, the first
     question after an ingest does not wait for them. The cache is disposable;
     a sentence it lost is embedded again when the index is next built.
     """
-    if settings.sentence_weight <= 0 or settings.retrieval_mode != "hybrid" or not texts:
+    if settings.sentence_weight <= 0 or settings.retrieval_mode != "hybrid" or not units:
         return 0
-    from assistant.sentences import sentences_of
     from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
-    units = list(dict.fromkeys(sentences_of(texts)[0]))
     cache = VectorCache(embeddings, disk=DiskVectors(disk_path(settings)))  # type: ignore[arg-type]  # embeds as the model does
     bar = None
     if progress:

@@ -261,8 +261,7 @@ class Retriever:
             if snap.sentences is None:
                 if not wait and snap.state in self._sentences_pending:
                     return None
-                units, owners = split_of(self._split_path(), snap.state, lambda: [passage_text(d) for d in snap.docs],
-                                         len(snap.docs))
+                units, owners = split_of(self._split_path(), [passage_text(d) for d in snap.docs])
                 if not wait and self.vectors.absent(units):
                     self._sentences_pending.add(snap.state)
                     threading.Thread(target=self.sentences, args=(snap,), name="sentence-index", daemon=True).start()

@@ -14,8 +14,9 @@ the disk cache of ``assistant.text_vectors``), and held as one float32
 matrix per store state: 1.5 kB per sentence with a 384-dim embedder.
 Splitting the passages (pysbd) takes about 6 s per 10k passages on two
 cores, a minute at 100k, and every start needs the split to build the
-index: it is saved per store state beside the keyword index
-(``split_of``), so a start on an unchanged store reads it instead.
+index: it is saved beside the keyword index, per passage text
+(``split_of``), so a start reads it instead and an ingest splits only
+the passages it wrote.
 """
 
 from __future__ import annotations
@@ -24,20 +25,21 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assistant.cachefile import local_dir, write_npz
+from assistant.cachefile import local_dir, text_arrays, texts_from_arrays, write_npz
 from assistant.config import Settings
 from assistant.evidence import passage_units
 from assistant.text_vectors import VectorCache
 
 log = logging.getLogger(__name__)
 
-SPLIT_FORMAT = 1  # bump when the saved arrays change
+SPLIT_FORMAT = 2  # bump when the saved arrays change
+DIGEST_BYTES = 16  # a passage text's blake2b digest: the saved split's key for that passage
 # Split into the key: a change to the sentence splitter or the unit rules changes this sample's units,
 # so a split saved by an older version is not reused.
 SPLIT_PROBE = ("Akash uses reverse auctions. It runs on the Cosmos SDK!\n- **Render**: a GPU network.\n"
@@ -63,38 +65,63 @@ def split_path(settings: Settings, collection_id: str) -> Path:
 
 
 @functools.cache
-def _split_key_digest() -> str:
-    return hashlib.sha256(json.dumps(passage_units(SPLIT_PROBE), ensure_ascii=False).encode("utf-8")).hexdigest()
+def _key() -> str:
+    probe = hashlib.sha256(json.dumps(passage_units(SPLIT_PROBE), ensure_ascii=False).encode("utf-8")).hexdigest()
+    return json.dumps({"format": SPLIT_FORMAT, "splitter": probe})
 
 
-def _key(state: str, passages: int) -> str:
-    return json.dumps({"format": SPLIT_FORMAT, "state": state, "passages": passages, "splitter": _split_key_digest()})
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=DIGEST_BYTES).digest()
 
 
-def split_of(path: Path | None, state: str, texts: Callable[[], Sequence[str]], passages: int) -> tuple[list[str], list[int]]:
-    """``sentences_of`` the passages of this store state: read from ``path`` when saved there for this state
-    (and splitter), else split from ``texts()`` and saved. ``passages``: how many passages the state has."""
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) == _key(state, passages):
-                    offsets = np.asarray(data["offsets"], dtype=np.int64)
-                    raw = np.asarray(data["texts"], dtype=np.uint8).tobytes()
-                    owners = np.asarray(data["owners"], dtype=np.int64)
-                    if (len(offsets) != len(owners) + 1 or (len(offsets) and offsets[-1] != len(raw))
-                            or np.any(np.diff(offsets) < 0) or (len(owners) and (owners.min() < 0 or owners.max() >= passages))):
-                        raise ValueError("sentence arrays do not fit together")
-                    bounds = offsets.tolist()
-                    return [raw[bounds[n]:bounds[n + 1]].decode("utf-8") for n in range(len(owners))], owners.tolist()
-        except Exception as exc:  # noqa: BLE001 - a damaged cache means "split again", never a failed search
-            log.warning("Ignoring the unreadable sentence split %s (%s: %s).", path, type(exc).__name__, exc)
-    units, owners = sentences_of(texts())
-    if path is not None:
-        encoded = [u.encode("utf-8") for u in units]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        write_npz(path, {"key": np.asarray(_key(state, passages)), "texts": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-                         "offsets": offsets, "owners": np.asarray(owners, dtype=np.int32)})
+def read_split(path: Path) -> dict[bytes, list[str]]:
+    """The split saved at ``path``: passage text digest -> its units; empty if missing, damaged or from
+    another splitter (a damaged cache means "split again", never a failed search)."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) != _key():
+                return {}
+            digests = np.asarray(data["digests"], dtype=np.uint8)
+            counts = np.asarray(data["counts"], dtype=np.int64)
+            if digests.ndim != 2 or digests.shape != (len(counts), DIGEST_BYTES) or np.any(counts < 0):
+                raise ValueError("sentence arrays do not fit together")
+            units = texts_from_arrays(data["units"], data["unit_offsets"], int(counts.sum()))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("Ignoring the unreadable sentence split %s (%s: %s).", path, type(exc).__name__, exc)
+        return {}
+    ends = np.cumsum(counts).tolist()
+    return {bytes(d): units[end - n:end] for d, n, end in zip(digests, counts.tolist(), ends, strict=True)}
+
+
+def split_of(path: Path | None, texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """``sentences_of(texts)``, reusing the split saved at ``path`` for every passage whose text it holds.
+
+    The file is a memo from a passage's text (its digest) to its units, so
+    it is right for any store state: a start on an unchanged store splits
+    nothing, and an ingest that added a file splits only that file's
+    passages (``indexing.prepare_start``). It is rewritten, holding exactly
+    these passages, when any had to be split or any it held are gone.
+    """
+    saved = read_split(path) if path is not None else {}
+    split: dict[bytes, list[str]] = {}
+    units: list[str] = []
+    owners: list[int] = []
+    for position, text in enumerate(texts):
+        digest = _digest(text)
+        parts = split.get(digest)
+        if parts is None:
+            parts = saved.get(digest)
+            split[digest] = parts if parts is not None else passage_units(text)
+            parts = split[digest]
+        units.extend(parts)
+        owners.extend([position] * len(parts))
+    if path is not None and split.keys() != saved.keys():
+        buffer, offsets = text_arrays([u for parts in split.values() for u in parts])
+        write_npz(path, {"key": np.asarray(_key()), "units": buffer, "unit_offsets": offsets,
+                         "digests": np.frombuffer(b"".join(split), dtype=np.uint8).reshape(len(split), DIGEST_BYTES),
+                         "counts": np.asarray([len(p) for p in split.values()], dtype=np.int32)})
     return units, owners
 
 
@@ -105,11 +132,6 @@ class SentenceIndex:
     ids: list[str]  # passage ids, by position
     owners: np.ndarray  # int32: for each sentence, its passage's position in ``ids``
     vectors: np.ndarray  # float32 [sentences, dim], passage-side
-
-    @classmethod
-    def build(cls, ids: Sequence[str], texts: Sequence[str], cache: VectorCache) -> SentenceIndex:
-        """Index the passages ``texts`` (with their ``ids``); vectors come from ``cache``, embedded if it lacks them."""
-        return cls.of_sentences(ids, *sentences_of(texts), cache)
 
     @classmethod
     def of_sentences(cls, ids: Sequence[str], units: Sequence[str], owners: Sequence[int], cache: VectorCache) -> SentenceIndex:

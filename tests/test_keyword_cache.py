@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import keyword_cache
+from assistant import evidence, keyword_cache
 from assistant import store as store_mod
 from assistant.lexical import BM25Index
 from assistant.text import terms
@@ -48,9 +48,9 @@ def small_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def small_store(small_store_template: Path, tmp_path: Path):
-    """A private copy of the ingested store (no keyword index cache yet) and of its corpus."""
+    """A private copy of the ingested store and of its corpus, without the keyword index ingest saved."""
     shutil.copytree(small_store_template / "corpus", tmp_path / "corpus")
-    shutil.copytree(small_store_template / "store", tmp_path / "store")
+    shutil.copytree(small_store_template / "store", tmp_path / "store", ignore=shutil.ignore_patterns("keyword-index-*"))
     return make_settings(tmp_path, tmp_path / "corpus")
 
 
@@ -85,7 +85,10 @@ def test_second_start_on_unchanged_store_loads_the_index(small_store, no_tokeniz
     assert keyword_cache.loads == loads + 1
 
 
-def test_reingest_with_a_changed_passage_does_not_use_the_old_index(small_store, monkeypatch) -> None:
+def test_reingest_saves_the_new_states_index_and_split_for_the_next_start(small_store, monkeypatch) -> None:
+    """The start after an ingest reads the keyword index and sentence split ingest saved for the new state,
+    and the old state's index is never used."""
+    from assistant import sentences
     from assistant.indexing import run_ingest
     from assistant.retrieval import Retriever
 
@@ -93,15 +96,20 @@ def test_reingest_with_a_changed_passage_does_not_use_the_old_index(small_store,
     old_state = json.loads(str(np.load(_cache_file(small_store))["key"]))["state"]
     path = Path(small_store.corpus_dir) / "akash-network.md"
     path.write_text(path.read_text(encoding="utf-8") + "\nAkash runs a zanzibarium auction for spare GPUs.\n", encoding="utf-8")
+    split: list[str] = []
+    monkeypatch.setattr(sentences, "passage_units", lambda text: split.append(text) or evidence.passage_units(text))
     run_ingest(small_store, progress=False, log=lambda m: None)
+    assert split and all(t in path.read_text(encoding="utf-8") for t in split)  # ingest split only the changed file
 
+    split.clear()
     loads = keyword_cache.loads
     retriever = Retriever(small_store)
     hits = retriever.search("zanzibarium", k=3, mode="bm25").hits
-    assert keyword_cache.loads == loads  # the saved index was of the old state: rebuilt
+    assert keyword_cache.loads == loads + 1  # the index ingest saved for the new state
     assert hits and "zanzibarium" in hits[0].text
     new_key = json.loads(str(np.load(_cache_file(small_store))["key"]))
-    assert new_key["state"] == retriever.snapshot().state != old_state  # replaced by the new state's index
+    assert new_key["state"] == retriever.snapshot().state != old_state
+    assert len(retriever.sentences(retriever.snapshot()).owners) and split == []  # the split ingest saved
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "inconsistent"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.config import Settings
+from assistant.evidence import passage_units
 from assistant.sentences import SentenceIndex, sentences_of
 
 
@@ -27,12 +28,12 @@ def test_a_passage_is_scored_by_its_best_sentence() -> None:
              "Nothing here at all.": [0.0, 0.0, 1.0], "Still nothing.": [0.6, 0.0, 0.8]}
     assert sentences_of(texts) == (list(table), [0, 0, 1, 1])
     embedder = _TableEmbedder(table)
-    index = SentenceIndex.build(["a", "b"], texts, VectorCache(embedder))  # type: ignore[arg-type]
+    index = SentenceIndex.of_sentences(["a", "b"], *sentences_of(texts), VectorCache(embedder))  # type: ignore[arg-type]
     found = index.search(np.array([0.0, 1.0, 0.0]), k=2)
     assert list(found) == ["a", "b"] and found["a"] == 1.0  # "Costs rose sharply." wins for its passage
     assert list(index.search(np.array([0.8, 0.0, 0.6]), k=1)) == ["b"]  # "Still nothing." (0.96) beats "Prices fell." (0.8)
     assert embedder.embedded == 4
-    assert SentenceIndex.build([], [], VectorCache(embedder)).search(np.ones(3), k=3) == {}  # type: ignore[arg-type]
+    assert SentenceIndex.of_sentences([], [], [], VectorCache(embedder)).search(np.ones(3), k=3) == {}  # type: ignore[arg-type]
 
 
 def test_ingest_embeds_the_sentences_so_no_question_waits_for_them(built_settings: Settings) -> None:
@@ -80,21 +81,29 @@ def test_a_question_does_not_wait_for_sentences_the_cache_lost(built_settings: S
     assert len(snap.sentences.owners) > len(snap.docs)
 
 
-def test_the_split_is_saved_per_store_state_and_read_back(tmp_path) -> None:
-    """A start on an unchanged store reads the sentence split instead of splitting every passage again."""
-    from assistant.sentences import split_of
+def test_the_split_is_saved_and_only_new_passages_are_split_again(tmp_path, monkeypatch) -> None:
+    """A start on an unchanged store reads the sentence split; after an ingest only new passages are split."""
+    from assistant import sentences
 
-    path, calls = tmp_path / "sentence-split.npz", []
+    path, split = tmp_path / "sentence-split.npz", []
+
+    def counting(text: str) -> list[str]:
+        split.append(text)
+        return passage_units(text)
+
     texts = ["Prices fell. Costs rose sharply.", "- **Render**: انتقلت إلى سولانا. لتحسين الأداء.", "one"]
-
-    def passages() -> list[str]:
-        calls.append(1)
-        return texts
-
-    first = split_of(path, "state-1", passages, len(texts))
-    assert first == sentences_of(texts) and path.is_file() and len(calls) == 1
-    assert split_of(path, "state-1", passages, len(texts)) == first and len(calls) == 1  # read back, not split
-    assert split_of(path, "state-2", passages, len(texts)) == first and len(calls) == 2  # another state: split again
+    changed = [texts[2], "New file. Two sentences.", texts[0]]  # one passage gone, one new, order changed
+    expected, expected_changed = sentences_of(texts), sentences_of(changed)
+    monkeypatch.setattr(sentences, "passage_units", counting)
+    first = sentences.split_of(path, texts)
+    assert first == expected and path.is_file() and split == texts
+    split.clear()
+    assert sentences.split_of(path, texts) == first and split == []  # read back, nothing split
+    assert sentences.split_of(path, changed) == expected_changed and split == ["New file. Two sentences."]
+    split.clear()
+    assert sentences.split_of(path, changed) == expected_changed and split == []  # the rewrite holds the new one
+    assert sentences.read_split(path).keys() == {sentences._digest(t) for t in changed}  # and not the one gone
     path.write_bytes(b"not an npz")
-    assert split_of(path, "state-2", passages, len(texts)) == first and len(calls) == 3  # damage: split again
-    assert split_of(None, "state-2", passages, len(texts)) == first and len(calls) == 4  # nowhere to save
+    assert sentences.split_of(path, texts) == first and split == texts  # damage: split again
+    split.clear()
+    assert sentences.split_of(None, texts) == first and split == texts  # nowhere to save
