@@ -36,7 +36,7 @@ from assistant.evidence import Part, rank_passages
 from assistant.lexical import AliasTable, BM25Index
 from assistant.query import QueryAnalysis, analyze
 from assistant.sentences import SentenceIndex, split_of, split_path
-from assistant.text import detect_language
+from assistant.text import detect_language, root
 from assistant.text_vectors import DiskVectors, VectorCache, disk_path
 
 log = logging.getLogger(__name__)
@@ -214,13 +214,16 @@ class Retriever:
 
     def warm_up(self) -> None:
         """Load what the first question needs: probe vectors, the store's snapshot (keyword index,
-        calibration, sentence index), the embedder's weights. Errors are left for that question to report."""
+        calibration), the embedder's weights, the Arabic root stemmer (importing NLTK takes a second),
+        then the sentence index, which a question does not wait for (``sentences``, ``wait=False``).
+        Errors are left for that question to report."""
         try:
             self.probes()
             snap = self.snapshot()
+            self.embeddings.embed_query("warm-up")
+            root("تجربة")
             if self.settings.sentence_weight > 0 and self.settings.retrieval_mode == "hybrid":
                 self.sentences(snap)
-            self.embeddings.embed_query("warm-up")
         except Exception as exc:  # noqa: BLE001 - a warm-up never stops a start
             log.info("Warm-up stopped (%s: %s); the first question will load what is missing.", type(exc).__name__, exc)
 
