@@ -178,7 +178,11 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     summary.embedded = counter.embedded
     summary.embed_seconds = counter.embed_seconds
     written = [passage_text(c) for chunks in plan.per_file.values() for c in chunks]
-    units = prepare_start(settings, written) if written or summary.added or summary.updated or summary.deleted or rebuild else []
+    units: list[str] = []
+    if written or summary.added or summary.updated or summary.deleted or rebuild:
+        if progress:
+            log("Saving the keyword index and sentence split for the app's next start ...")
+        units = prepare_start(settings, written)
     sentences = RunCounter(embeddings)  # this run's sentences only, as ``counter`` counts its passages
     summary.sentences = embed_sentences(settings, sentences, units, progress)
     summary.sentence_seconds = sentences.embed_seconds
@@ -384,11 +388,11 @@ def prepare_start(settings: Settings, written: list[str]) -> list[str]:
     every passage it already holds, so only this run's passages are split.
     """
     from assistant import keyword_cache
-    from assistant.sentences import sentences_of, split_of, split_path
+    from assistant.sentences import split_of, split_path
 
     collection, state = store_mod.get_collection(settings), store_mod.store_state(settings)
     if collection is None or state is None:
-        return list(dict.fromkeys(sentences_of(written)[0]))
+        return []  # nothing to search: no start to prepare
     docs, _ = keyword_cache.passages_and_index(settings, collection, state)
     if settings.sentence_weight <= 0 or settings.retrieval_mode != "hybrid":
         return []
