@@ -173,16 +173,19 @@ def _ingest_locked(settings: Settings, *, rebuild: bool, progress: bool, log: Ca
     write_files(plan, writer, vector_store, records, counter, run_start, summary, progress)
     remove_stale(settings, plan, writer, vector_store, records, run_start, summary)
 
-    if summary.added or summary.updated or summary.deleted or rebuild:
-        store_mod.mark_state(settings, uuid.uuid4().hex[:12])
     summary.embedded = counter.embedded
     summary.embed_seconds = counter.embed_seconds
     written = [passage_text(c) for chunks in plan.per_file.values() for c in chunks]
+    token = uuid.uuid4().hex[:12] if summary.added or summary.updated or summary.deleted or rebuild else None
     units: list[str] = []
-    if written or summary.added or summary.updated or summary.deleted or rebuild:
-        if progress:
-            log("Saving the keyword index and sentence split for the app's next start ...")
-        units = prepare_start(settings, written)
+    try:
+        if written or token is not None:
+            if progress:
+                log("Saving the keyword index and sentence split for the app's next start ...")
+            units = prepare_start(settings, written, token)
+    finally:  # the new state is marked whatever happened to the files a start would otherwise build
+        if token is not None:
+            store_mod.mark_state(settings, token)
     sentences = RunCounter(embeddings)  # this run's sentences only, as ``counter`` counts its passages
     summary.sentences = embed_sentences(settings, sentences, units, progress)
     summary.sentence_seconds = sentences.embed_seconds
@@ -377,9 +380,10 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="chunk", desc="Indexing", dynamic_ncols=True)
 
 
-def prepare_start(settings: Settings, written: list[str]) -> list[str]:
+def prepare_start(settings: Settings, written: list[str], token: str | None = None) -> list[str]:
     """Save what the app's first start on the new store state would build, and return the sentences of
-    the passages this run ``written``.
+    the passages this run ``written``. ``token``: the state about to be marked (``store.next_state``),
+    None when the state does not change.
 
     The keyword index (``keyword_cache``) and the sentence split
     (``sentences.split_of``) of the whole store take half a minute and a
@@ -390,7 +394,8 @@ def prepare_start(settings: Settings, written: list[str]) -> list[str]:
     from assistant import keyword_cache
     from assistant.sentences import split_of, split_path
 
-    collection, state = store_mod.get_collection(settings), store_mod.store_state(settings)
+    collection = store_mod.get_collection(settings)
+    state = store_mod.store_state(settings) if token is None else store_mod.next_state(settings, token)
     if collection is None or state is None:
         return []  # nothing to search: no start to prepare
     docs, _ = keyword_cache.passages_and_index(settings, collection, state)

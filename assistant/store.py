@@ -369,6 +369,16 @@ def store_state(settings: Settings) -> str | None:
     return f"{(collection.metadata or {}).get('state')}:{collection.count()}"
 
 
+def next_state(settings: Settings, token: str) -> str | None:
+    """The state ``store_state`` will report once ``mark_state(settings, token)`` is recorded (None: no collection).
+
+    Ingest saves the files a start derives under it before marking it, so a
+    running app that sees the new state finds them instead of building them too.
+    """
+    collection = get_collection(settings)
+    return None if collection is None else f"{token}:{collection.count()}"
+
+
 def _set_metadata(settings: Settings, key: str, value: str) -> None:
     """Change one key of the collection's metadata, keeping the others."""
     collection = get_client(settings).get_collection(settings.collection, embedding_function=None)
