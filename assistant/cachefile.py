@@ -1,14 +1,14 @@
 """Files this machine derives from the store or the embedder, written so a reader never sees half of one.
 
-Two caches live in such files: the passages with their keyword index
-(``assistant.keyword_cache``) and the probe questions' vectors
-(``answerability.ProbeSpace``). Both are numpy ``.npz`` files of plain arrays,
-loaded with ``allow_pickle=False`` (nothing in them can run code, even from a
-shared folder), and both are disposable: a missing, stale or damaged file
-means "compute again", never a failed start. A third, the vectors of
-sentences and words, is a SQLite file of the same kind (``assistant.text_vectors``),
-and a fourth, the passages' sentence split (``assistant.sentences.split_of``),
-stores its texts as the keyword cache does (``text_arrays``).
+Three caches live in such files: the passages with their keyword index
+(``assistant.keyword_cache``), the passages' sentence split
+(``assistant.sentences.split_of``) and the probe questions' vectors
+(``answerability.ProbeSpace``). All are numpy ``.npz`` files of plain arrays
+(texts as ``text_arrays``), loaded with ``allow_pickle=False`` (nothing in
+them can run code, even from a shared folder), and all are disposable: a
+missing, stale or damaged file means "compute again", never a failed start.
+A fourth, the vectors of sentences and words, is a SQLite file of the same
+kind (``assistant.text_vectors``).
 """
 
 from __future__ import annotations

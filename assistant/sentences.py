@@ -25,7 +25,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +46,14 @@ SPLIT_PROBE = ("Akash uses reverse auctions. It runs on the Cosmos SDK!\n- **Ren
                "تستخدم أكاش مزادات عكسية لتسعير الحوسبة. وهي تعمل على Cosmos SDK؟")
 
 
-def sentences_of(texts: Sequence[str]) -> tuple[list[str], list[int]]:
-    """Every quotable unit of the passages, and the position of the passage each came from."""
+def sentences_of(texts: Sequence[str], units_of: Callable[[str], Sequence[str]] | None = None) -> tuple[list[str], list[int]]:
+    """Every quotable unit of the passages, and the position of the passage each came from.
+
+    ``units_of`` splits one passage (default ``passage_units``; ``split_of`` passes its memo)."""
     units: list[str] = []
     owners: list[int] = []
     for position, text in enumerate(texts):
-        for unit in passage_units(text):
+        for unit in (units_of or passage_units)(text):
             units.append(unit)
             owners.append(position)
     return units, owners
@@ -105,18 +107,15 @@ def split_of(path: Path | None, texts: Sequence[str]) -> tuple[list[str], list[i
     these passages, when any had to be split or any it held are gone.
     """
     saved = read_split(path) if path is not None else {}
-    split: dict[bytes, list[str]] = {}
-    units: list[str] = []
-    owners: list[int] = []
-    for position, text in enumerate(texts):
+    split: dict[bytes, Sequence[str]] = {}
+
+    def units_of(text: str) -> Sequence[str]:
         digest = _digest(text)
-        parts = split.get(digest)
-        if parts is None:
-            parts = saved.get(digest)
-            split[digest] = parts if parts is not None else passage_units(text)
-            parts = split[digest]
-        units.extend(parts)
-        owners.extend([position] * len(parts))
+        if digest not in split:
+            split[digest] = saved[digest] if digest in saved else passage_units(text)
+        return split[digest]
+
+    units, owners = sentences_of(texts, units_of)
     if path is not None and split.keys() != saved.keys():
         buffer, offsets = text_arrays([u for parts in split.values() for u in parts])
         write_npz(path, {"key": np.asarray(_key()), "units": buffer, "unit_offsets": offsets,
