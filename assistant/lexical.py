@@ -11,12 +11,13 @@ of each name it mentions, tolerating one-letter typos ("Akahs", "رندر").
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rank_bm25 import BM25Plus
 from rapidfuzz import distance, process
 
 from assistant.text import normalize, terms, word_script, words
@@ -146,6 +147,56 @@ class AliasTable:
 
 
 @dataclass
+class TermCounts:
+    """Each passage's term frequencies as compressed rows over one vocabulary: what a BM25 index is built from.
+
+    The terms of passage ``i`` are ``vocabulary[term_ids[offsets[i]:offsets[i + 1]]]``
+    with their frequencies in ``tfs``. Rows can come from tokenizing a passage
+    or from an existing index (``BM25Index.passage_counts``), so an index over a
+    store that changed by a few files tokenizes only the passages that are new.
+    """
+
+    vocabulary: list[str]
+    offsets: np.ndarray  # int64, passages + 1
+    term_ids: np.ndarray  # int32, into vocabulary
+    tfs: np.ndarray  # int32
+
+    @property
+    def passages(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def of(cls, token_lists: Sequence[list[str]]) -> TermCounts:
+        """Counts of tokenized passages."""
+        return cls([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)).extended(list(token_lists))
+
+    def extended(self, rows: Sequence[int | list[str]]) -> TermCounts:
+        """New counts, one row per item: an int reuses that row of these counts (an unchanged passage),
+        a token list is counted (a new passage). The vocabulary keeps these terms' ids and grows."""
+        vocabulary = list(self.vocabulary)
+        term_id = {t: i for i, t in enumerate(vocabulary)}
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        lengths = np.zeros(len(rows), dtype=np.int64)
+        for position, row in enumerate(rows):
+            if isinstance(row, list):
+                # An empty token list would break BM25's averages; it gets a placeholder term.
+                counted = Counter(row or ["\u2205"])
+                ids = np.asarray([term_id.setdefault(t, len(term_id)) for t in counted], dtype=np.int32)
+                tf = np.asarray(list(counted.values()), dtype=np.int32)
+            else:
+                lo, hi = self.offsets[row], self.offsets[row + 1]
+                ids, tf = self.term_ids[lo:hi], self.tfs[lo:hi]
+            id_parts.append(ids)
+            tf_parts.append(tf)
+            lengths[position] = len(ids)
+        vocabulary.extend(list(term_id)[len(vocabulary):])
+        empty = np.zeros(0, dtype=np.int32)
+        return TermCounts(vocabulary, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                          np.concatenate(id_parts or [empty]).astype(np.int32), np.concatenate(tf_parts or [empty]).astype(np.int32))
+
+
+@dataclass
 class BM25Arrays:
     """A built BM25 index as flat arrays: what ``keyword_cache`` writes to disk and reads back.
 
@@ -174,31 +225,67 @@ class BM25Index:
     names people ask about. BM25+ adds a constant to every passage, so only
     passages sharing at least one query term are returned.
 
-    rank_bm25 computes the statistics once; scoring uses postings, and the
-    index can be turned into flat arrays and back (``to_arrays``/``from_arrays``)
-    so a start on an unchanged store loads it instead of tokenizing every passage.
+    The statistics are rank_bm25's (a test scores against it), computed over
+    arrays of term counts; scoring uses postings. The index can be turned into
+    flat arrays and back (``to_arrays``/``from_arrays``) so a start on an
+    unchanged store loads it instead of tokenizing every passage, and into
+    counts (``passage_counts``) so an ingest tokenizes only new passages.
     """
 
     def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
-        # An empty token list would break BM25's averages; give it a placeholder.
-        corpus = [toks or ["\u2205"] for toks in token_lists]
-        bm25 = BM25Plus(corpus) if corpus else None
-        # Postings (passage positions and term frequencies per term) let a query touch only the
-        # passages that contain its terms, instead of rank_bm25's loop over every passage per term.
-        positions: dict[str, list[int]] = {}
-        freqs: dict[str, list[int]] = {}
-        if bm25 is None:
-            self._setup(ids, {}, {}, np.zeros(0), 1.5, 0.75, 1.0)
+        self._from_counts(ids, TermCounts.of(token_lists))
+
+    @classmethod
+    def from_counts(cls, ids: Sequence[str], counts: TermCounts) -> BM25Index:
+        """The index of passages given by their term counts (``TermCounts``), one row per id."""
+        index = cls.__new__(cls)
+        index._from_counts(ids, counts)
+        return index
+
+    def _from_counts(self, ids: Sequence[str], counts: TermCounts, k1: float = 1.5, b: float = 0.75, delta: float = 1.0) -> None:
+        """BM25Plus's statistics (rank_bm25's defaults and formula), computed over whole arrays.
+
+        Postings (passage positions and term frequencies per term) let a query
+        touch only the passages that contain its terms, instead of rank_bm25's
+        loop over every passage per term; and built from counts, an ingest
+        reuses the counts of unchanged passages instead of tokenizing them again.
+        """
+        n = len(ids)
+        if counts.passages != n:
+            raise ValueError(f"{counts.passages} rows of term counts for {n} passages")
+        if n == 0:
+            self._setup(ids, {}, {}, np.zeros(0), k1, b, delta)
             return
-        for position, counts in enumerate(bm25.doc_freqs):
-            for term, tf in counts.items():
-                positions.setdefault(term, []).append(position)
-                freqs.setdefault(term, []).append(tf)
-        postings = {t: (np.asarray(p, dtype=np.int32), np.asarray(freqs[t], dtype=np.float64)) for t, p in positions.items()}
-        norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len, dtype=np.float64) / bm25.avgdl)
-        # rank_bm25 itself is not kept: its per-passage dicts hold the same counts as the postings
-        # and would double the memory of a large store (hundreds of MB at 100k passages).
-        self._setup(ids, postings, dict(bm25.idf), norm, bm25.k1, bm25.b, bm25.delta)
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(counts.offsets))
+        tfs = counts.tfs.astype(np.float64)
+        doc_len = np.bincount(rows, weights=tfs, minlength=n)
+        avgdl = int(counts.tfs.sum(dtype=np.int64)) / n  # as rank_bm25: total tokens over passages
+        order = np.lexsort((rows, counts.term_ids))  # term by term, passages ascending within a term
+        term_ids, positions, tfs = counts.term_ids[order], rows[order], tfs[order]
+        df = np.bincount(term_ids, minlength=len(counts.vocabulary))
+        bounds = np.concatenate([[0], np.cumsum(df)])
+        postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        idf: dict[str, float] = {}
+        for term_id in np.flatnonzero(df).tolist():  # a term only removed passages held is gone
+            term = counts.vocabulary[term_id]
+            lo, hi = bounds[term_id], bounds[term_id + 1]
+            postings[term] = (positions[lo:hi], tfs[lo:hi])
+            idf[term] = math.log((n + 1) / int(df[term_id]))
+        norm = k1 * (1 - b + b * doc_len / avgdl)
+        self._setup(ids, postings, idf, norm, k1, b, delta)
+
+    def passage_counts(self) -> TermCounts:
+        """Each passage's term counts, read back from the postings (no tokenizing)."""
+        vocabulary = list(self.postings)
+        n = len(self.ids)
+        if not vocabulary:
+            return TermCounts(vocabulary, np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+        positions = np.concatenate([self.postings[t][0] for t in vocabulary])
+        tfs = np.concatenate([self.postings[t][1] for t in vocabulary]).astype(np.int32)
+        term_ids = np.repeat(np.arange(len(vocabulary), dtype=np.int32), [len(self.postings[t][0]) for t in vocabulary])
+        order = np.argsort(positions, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(positions, minlength=n))]).astype(np.int64)
+        return TermCounts(vocabulary, offsets, term_ids[order], tfs[order])
 
     def _setup(self, ids: Sequence[str], postings: dict[str, tuple[np.ndarray, np.ndarray]], idf: dict[str, float],
                norm: np.ndarray, k1: float, b: float, delta: float) -> None:
@@ -268,6 +355,11 @@ class BM25Index:
     def document_tokens(page_content: str, metadata: dict) -> list[str]:
         """Tokens indexed for a passage: its text (title line included) plus its aliases."""
         return terms(page_content) + terms(str(metadata.get("aliases") or "").replace(";", " "))
+
+    @staticmethod
+    def document_key(page_content: str, metadata: dict) -> tuple[str, str]:
+        """What ``document_tokens`` reads: passages with equal keys have equal tokens."""
+        return page_content, str(metadata.get("aliases") or "")
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Top-k (position, score) with a positive score, best first; typos are matched to indexed terms."""

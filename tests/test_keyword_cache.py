@@ -72,6 +72,34 @@ def test_arrays_round_trip_scores_identically() -> None:
     assert loaded.idf("gpu") == built.idf("gpu") and set(loaded.vocabulary) == set(built.vocabulary)
 
 
+def _postings(index: BM25Index) -> dict[str, tuple[list[int], list[float], float]]:
+    return {t: (pos.tolist(), tf.tolist(), index.idf(t)) for t, (pos, tf) in index.postings.items()}
+
+
+def test_index_built_from_the_previous_states_counts_equals_a_fresh_build(monkeypatch) -> None:
+    """Removed, added, reordered, alias-changed and empty passages: reusing counts changes nothing but the work."""
+    from langchain_core.documents import Document
+
+    def doc(i: str, text: str, aliases: str = "") -> Document:
+        return Document(id=i, page_content=text, metadata={"source": f"{i}.md", "aliases": aliases})
+
+    before = [doc("a", "Akash Network GPU market, GPU leases"), doc("b", "شبكة أكاش سوق الحوسبة"), doc("c", "Render moved to Solana"),
+              doc("d", "zanzibarium only here"), doc("e", "", "Nosana")]
+    old = keyword_cache.build_index(before)
+    after = [doc("e", "", "Nosana"), doc("c", "Render moved to Solana", "RNDR"), doc("b", "شبكة أكاش سوق الحوسبة"),
+             doc("f", "io.net clusters GPUs; أكاش"), doc("g", "")]
+    tokenized: list[str] = []
+    real = BM25Index.document_tokens
+    monkeypatch.setattr(BM25Index, "document_tokens", staticmethod(lambda text, meta: tokenized.append(text) or real(text, meta)))
+    reused = keyword_cache.build_index(after, (before, old))
+    assert sorted(tokenized) == ["", "Render moved to Solana", "io.net clusters GPUs; أكاش"]  # new text, new aliases, new passage
+    fresh = BM25Index([str(d.id) for d in after], [real(d.page_content, d.metadata) for d in after])
+    assert _postings(reused) == _postings(fresh) and "zanzibarium" not in reused.postings
+    assert reused.to_arrays().norm.tolist() == fresh.to_arrays().norm.tolist()
+    for query in ["akash gpu", "render solana rndr", "أكاش الحوسبة", "nosana", "clusters"]:
+        assert reused.search(terms(query), 5) == fresh.search(terms(query), 5)
+
+
 def test_second_start_on_unchanged_store_loads_the_index(small_store, no_tokenizing) -> None:
     from assistant.retrieval import Retriever
 
@@ -97,9 +125,15 @@ def test_reingest_saves_the_new_states_index_and_split_for_the_next_start(small_
     path = Path(small_store.corpus_dir) / "akash-network.md"
     path.write_text(path.read_text(encoding="utf-8") + "\nAkash runs a zanzibarium auction for spare GPUs.\n", encoding="utf-8")
     split: list[str] = []
-    monkeypatch.setattr(sentences, "passage_units", lambda text: split.append(text) or evidence.passage_units(text))
+    tokenized: list[str] = []
+    # (the splitter's version probe is split once per process, whichever test comes first: not a passage)
+    monkeypatch.setattr(sentences, "passage_units",
+                        lambda text: (text != sentences.SPLIT_PROBE and split.append(text)) or evidence.passage_units(text))
+    real = BM25Index.document_tokens
+    monkeypatch.setattr(BM25Index, "document_tokens", staticmethod(lambda text, meta: tokenized.append(meta["source"]) or real(text, meta)))
     run_ingest(small_store, progress=False, log=lambda m: None)
     assert split and all(t in path.read_text(encoding="utf-8") for t in split)  # ingest split only the changed file
+    assert tokenized and {Path(s).name for s in tokenized} == {path.name}  # and tokenized only its passages
 
     split.clear()
     loads = keyword_cache.loads
