@@ -388,8 +388,8 @@ def prepare_start(settings: Settings, written: list[str], token: str | None = No
     The keyword index (``keyword_cache``) and the sentence split
     (``sentences.split_of``) of the whole store take half a minute and a
     minute at 100k passages; built here, where the user expects to wait,
-    the start after an ingest reads them. The split reuses the saved one for
-    every passage it already holds, so only this run's passages are split.
+    the start after an ingest reads them. Both reuse what the previous state's
+    files hold, so only passages new to the store are tokenized and split.
     """
     from assistant import keyword_cache
     from assistant.sentences import split_of, split_path

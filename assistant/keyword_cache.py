@@ -75,6 +75,7 @@ def passages_and_index(settings: Settings, collection: Collection, state: str) -
         return cached
     docs = read_passages(collection)
     index = build_index(docs, previous)
+    previous = None  # the old state's passages and index: freed before the arrays for the file are made
     save(path, state, docs, index)
     return docs, index
 
