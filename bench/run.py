@@ -1,4 +1,4 @@
-"""Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results.json.
+"""Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results-<size>[-composed].json.
 
     python bench/run.py --size tiny|1k|10k|100k [--vectors e5|composed] [--seed 7] [--skip-app] [--out FILE]
     python bench/run.py --size 100k --server [--threads 2] [--clients 4] [--load-seconds 30] [--out FILE]
@@ -253,10 +253,14 @@ def parse_args() -> argparse.Namespace:
                         help="--server: real passages for two 1-thread servers against one 2-thread server (0: skip)")
     parser.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     parser.add_argument("--child-ingest", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--out", default=None, help="default: bench/results-<size>[-composed|-server].json")
     args = parser.parse_args()
     if args.vectors is None:
         args.vectors = "composed" if args.server and args.size == "100k" else "e5"
+    if args.out is None:
+        kind = "-server" if args.server else "-composed" if args.vectors == "composed" else ""
+        name = f"results-{args.size}{kind}"
+        args.out = str(ROOT / "bench" / f"{name}.json")
     return args
 
 
