@@ -88,14 +88,13 @@ def build_index(docs: list[Document], previous: tuple[list[Document], BM25Index]
     term counts are read back from the previous state's postings.
     """
     ids = [str(d.id) for d in docs]
+    # Generators: each passage's tokens are counted and dropped, never all held at once (10M tokens at 100k).
     if previous is None:
-        return BM25Index(ids, [BM25Index.document_tokens(d.page_content, d.metadata) for d in docs])
+        return BM25Index(ids, (BM25Index.document_tokens(d.page_content, d.metadata) for d in docs))
     old_docs, old_index = previous
     rows = {BM25Index.document_key(d.page_content, d.metadata): row for row, d in enumerate(old_docs)}
-    sources: list[int | list[str]] = []
-    for doc in docs:
-        row = rows.get(BM25Index.document_key(doc.page_content, doc.metadata))
-        sources.append(BM25Index.document_tokens(doc.page_content, doc.metadata) if row is None else row)
+    found = (rows.get(BM25Index.document_key(d.page_content, d.metadata)) for d in docs)
+    sources = (BM25Index.document_tokens(d.page_content, d.metadata) if row is None else row for d, row in zip(docs, found, strict=True))
     return BM25Index.from_counts(ids, old_index.passage_counts().extended(sources))
 
 

@@ -166,19 +166,22 @@ class TermCounts:
         return len(self.offsets) - 1
 
     @classmethod
-    def of(cls, token_lists: Sequence[list[str]]) -> TermCounts:
+    def of(cls, token_lists: Iterable[list[str]]) -> TermCounts:
         """Counts of tokenized passages."""
-        return cls([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)).extended(list(token_lists))
+        return cls([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)).extended(token_lists)
 
-    def extended(self, rows: Sequence[int | list[str]]) -> TermCounts:
+    def extended(self, rows: Iterable[int | list[str]]) -> TermCounts:
         """New counts, one row per item: an int reuses that row of these counts (an unchanged passage),
-        a token list is counted (a new passage). The vocabulary keeps these terms' ids and grows."""
+        a token list is counted (a new passage). The vocabulary keeps these terms' ids and grows.
+
+        Rows may come from a generator, so a large store's token lists need not all be held at once.
+        """
         vocabulary = list(self.vocabulary)
         term_id = {t: i for i, t in enumerate(vocabulary)}
         id_parts: list[np.ndarray] = []
         tf_parts: list[np.ndarray] = []
-        lengths = np.zeros(len(rows), dtype=np.int64)
-        for position, row in enumerate(rows):
+        lengths: list[int] = []
+        for row in rows:
             if isinstance(row, list):
                 # An empty token list would break BM25's averages; it gets a placeholder term.
                 counted = Counter(row or ["\u2205"])
@@ -189,10 +192,10 @@ class TermCounts:
                 ids, tf = self.term_ids[lo:hi], self.tfs[lo:hi]
             id_parts.append(ids)
             tf_parts.append(tf)
-            lengths[position] = len(ids)
+            lengths.append(len(ids))
         vocabulary.extend(list(term_id)[len(vocabulary):])
         empty = np.zeros(0, dtype=np.int32)
-        return TermCounts(vocabulary, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        return TermCounts(vocabulary, np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
                           np.concatenate(id_parts or [empty]).astype(np.int32), np.concatenate(tf_parts or [empty]).astype(np.int32))
 
 
@@ -232,7 +235,7 @@ class BM25Index:
     counts (``passage_counts``) so an ingest tokenizes only new passages.
     """
 
-    def __init__(self, ids: Sequence[str], token_lists: Sequence[list[str]]) -> None:
+    def __init__(self, ids: Sequence[str], token_lists: Iterable[list[str]]) -> None:
         self._from_counts(ids, TermCounts.of(token_lists))
 
     @classmethod
