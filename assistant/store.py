@@ -212,6 +212,17 @@ def iter_records(collection: chromadb.Collection, include: Sequence[str], where:
         offset += page
 
 
+def records_by_id(collection: chromadb.Collection, ids: Sequence[str], include: Sequence[str],
+                  batch: int = 5000) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """The (id, text, metadata) of these ids, asked in batches (a few out of a large collection)."""
+    for start in range(0, len(ids), batch):
+        got = collection.get(ids=list(ids[start:start + batch]), include=list(include))
+        documents = got.get("documents") or [None] * len(got["ids"])
+        metadatas = got.get("metadatas") or [None] * len(got["ids"])
+        for doc_id, text, meta in zip(got["ids"], documents, metadatas, strict=True):
+            yield doc_id, text, dict(meta or {})
+
+
 def get_collection(settings: Settings) -> chromadb.Collection | None:
     """The raw collection (never with Chroma's downloading default embedder), or None if absent."""
     try:

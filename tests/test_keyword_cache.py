@@ -131,9 +131,16 @@ def test_reingest_saves_the_new_states_index_and_split_for_the_next_start(small_
                         lambda text: (text != sentences.SPLIT_PROBE and split.append(text)) or evidence.passage_units(text))
     real = BM25Index.document_tokens
     monkeypatch.setattr(BM25Index, "document_tokens", staticmethod(lambda text, meta: tokenized.append(meta["source"]) or real(text, meta)))
+    asked: list[str] = []
+    real_by_id = store_mod.records_by_id
+    monkeypatch.setattr(store_mod, "records_by_id", lambda c, ids, include: asked.extend(ids) or real_by_id(c, ids, include))
     run_ingest(small_store, progress=False, log=lambda m: None)
     assert split and all(t in path.read_text(encoding="utf-8") for t in split)  # ingest split only the changed file
     assert tokenized and {Path(s).name for s in tokenized} == {path.name}  # and tokenized only its passages
+    assert asked and {i.split("#")[0] for i in asked} == {path.name}  # and asked Chroma for only their texts
+    saved = keyword_cache.load(_cache_file(small_store), store_mod.store_state(small_store))
+    paged = keyword_cache.read_passages(store_mod.get_collection(small_store))
+    assert saved and [(d.id, d.page_content, d.metadata) for d in saved[0]] == [(d.id, d.page_content, d.metadata) for d in paged]
 
     split.clear()
     loads = keyword_cache.loads
