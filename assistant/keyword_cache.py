@@ -22,10 +22,12 @@ collection's id on the server: each app instance builds it once and keeps it.
 One file per collection: a file of another tokenizer or format is stale and
 ignored, then replaced; an unreadable or inconsistent one is ignored the same
 way (the index is rebuilt, never a crash). A file of another state (the one
-before an ingest) is not used as it is, but its passages' term counts are: the
-new index tokenizes only passages whose text or aliases that state lacked
-(``build_index``), so an ingest that changed 1% of a large store pays for 1%. Writes go to a
-temporary file renamed over the old one (``assistant.cachefile``).
+before an ingest) is not used as it is, but what it holds is reused: Chroma is
+asked for the ids and only the new passages' texts (``read_passages``), and
+only passages whose text or aliases that state lacked are tokenized
+(``build_index``), so an ingest that changed 1% of a large store pays little
+more than for 1%. Writes go to a temporary file renamed over the old one
+(``assistant.cachefile``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def cache_path(settings: Settings, collection_id: str) -> Path:
 
 def passages_and_index(settings: Settings, collection: Collection, state: str) -> tuple[list[Document], BM25Index]:
     """The passages of this store state (in snapshot order) and their BM25 index: from the cache file, else
-    paged out of Chroma and tokenized, then saved so the next start on this state skips both."""
+    read from Chroma and tokenized (only what the file of the previous state lacks), then saved so the next
+    start on this state skips both."""
     path = cache_path(settings, str(collection.id))
     cached, previous = _load_or_previous(path, state)
     if cached is not None:

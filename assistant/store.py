@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -202,25 +202,26 @@ def iter_records(collection: chromadb.Collection, include: Sequence[str], where:
     offset = 0
     while True:
         got = collection.get(where=where, include=list(include), limit=page, offset=offset)
-        ids = got["ids"]
-        documents = got.get("documents") or [None] * len(ids)
-        metadatas = got.get("metadatas") or [None] * len(ids)
-        for doc_id, text, meta in zip(ids, documents, metadatas, strict=True):
-            yield doc_id, text, dict(meta or {})
-        if len(ids) < page:
+        yield from _records(got)
+        if len(got["ids"]) < page:
             return
         offset += page
+
+
+def _records(got: Mapping[str, Any]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """(id, text, metadata) of one ``Collection.get`` answer; None or {} for what it did not include."""
+    ids = got["ids"]
+    documents = got.get("documents") or [None] * len(ids)
+    metadatas = got.get("metadatas") or [None] * len(ids)
+    for doc_id, text, meta in zip(ids, documents, metadatas, strict=True):
+        yield doc_id, text, dict(meta or {})
 
 
 def records_by_id(collection: chromadb.Collection, ids: Sequence[str], include: Sequence[str],
                   batch: int = 5000) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
     """The (id, text, metadata) of these ids, asked in batches (a few out of a large collection)."""
     for start in range(0, len(ids), batch):
-        got = collection.get(ids=list(ids[start:start + batch]), include=list(include))
-        documents = got.get("documents") or [None] * len(got["ids"])
-        metadatas = got.get("metadatas") or [None] * len(got["ids"])
-        for doc_id, text, meta in zip(got["ids"], documents, metadatas, strict=True):
-            yield doc_id, text, dict(meta or {})
+        yield from _records(collection.get(ids=list(ids[start:start + batch]), include=list(include)))
 
 
 def get_collection(settings: Settings) -> chromadb.Collection | None:
