@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 from dataclasses import fields
@@ -43,8 +44,10 @@ import numpy as np
 from chromadb import Collection
 from langchain_core.documents import Document
 
+from assistant import lexical
 from assistant import store as store_mod
 from assistant.cachefile import local_dir, text_arrays, texts_from_arrays, write_npz
+from assistant.chunking import chunk_id
 from assistant.config import Settings
 from assistant.lexical import BM25Arrays, BM25Index
 from assistant.text import terms
@@ -52,8 +55,8 @@ from assistant.text import terms
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when BM25Arrays, the scoring, BM25Index.document_tokens or the passage arrays change
-# Tokenized into the key: a change to normalization, stemming or the alias rule changes the
-# tokens of this sample, so an index saved by an older tokenizer is not reused.
+# Tokenized into the key (with the word lists and the tokenizer's code: ``_tokenizer_digest``), so an
+# index saved by an older tokenizer is not reused.
 TOKENIZER_PROBE = ("## Akash Network · شبكة أكاش\n\nThe networks' GPUs were auctioned; "
                    "تستخدم المنصات اللامركزية مزادات عكسية لتسعير الحوسبة 2024.")
 
@@ -105,15 +108,18 @@ def read_passages(collection: Collection, known: list[Document] | None = None) -
     """Every passage of the collection in a stable order (source, start line, id), paged; with ``known``
     passages (the previous state's), only the ids are paged and the passages not known are asked for.
 
-    An id is a digest of the passage's text and metadata (``chunking.chunk_id``), so a known id is a known
-    passage; at 100k passages paging the ids takes 1.5 s and paging everything 7.3 s.
+    The id of a passage ingest wrote is a digest of its text and metadata (``chunking.chunk_id``), so a known
+    passage whose id is its own digest is that passage still; any other (a vector another program wrote,
+    which it may rewrite in place) is asked for again. At 100k passages paging the ids takes 1.5 s and
+    checking the digests 1.2 s, paging everything 7.3 s.
     """
     if known is None:
         docs = [Document(page_content=text or "", metadata=meta, id=doc_id)
                 for doc_id, text, meta in store_mod.iter_records(collection, ["documents", "metadatas"])]
     else:
-        by_id = {str(d.id): d for d in known}
-        ids = [doc_id for doc_id, _, _ in store_mod.iter_records(collection, [])]
+        by_id = {str(d.id): d for d in known if chunk_id(str(d.metadata.get("source", "")), d.page_content, d.metadata) == d.id}
+        # (dict.fromkeys: paging by offset while another process writes can return an id twice)
+        ids = list(dict.fromkeys(doc_id for doc_id, _, _ in store_mod.iter_records(collection, [])))
         fetched = {doc_id: Document(page_content=text or "", metadata=meta, id=doc_id) for doc_id, text, meta
                    in store_mod.records_by_id(collection, [i for i in ids if i not in by_id], ["documents", "metadatas"])}
         # (an id deleted between the two reads, by an ingest running meanwhile, is left out)
@@ -133,7 +139,21 @@ def cache_key(state: str) -> dict[str, object]:
 
 @functools.cache
 def _tokenizer_digest() -> str:
-    return hashlib.sha256(json.dumps(terms(TOKENIZER_PROBE), ensure_ascii=False).encode("utf-8")).hexdigest()
+    """What decides a passage's index terms: the code that makes them, the function words, the stemmer.
+
+    Since an ingest carries unchanged passages' counts over from the previous
+    state (``build_index``), a tokenizer change this digest missed would live
+    on in every later state; the probe's tokens alone would miss most changes
+    to the word lists or to rules its words do not meet.
+    """
+    from assistant import text
+
+    digest = hashlib.sha256(json.dumps(terms(TOKENIZER_PROBE), ensure_ascii=False).encode("utf-8"))
+    digest.update(json.dumps(sorted(text.stopwords()), ensure_ascii=False).encode("utf-8"))
+    digest.update(importlib.metadata.version("snowballstemmer").encode())
+    for module in (text, lexical):  # normalizing and stemming; BM25Index.document_tokens
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def _json_bytes(value: object) -> np.ndarray:

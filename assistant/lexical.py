@@ -345,7 +345,9 @@ class BM25Index:
         if (len(offsets) != len(terms_) + 1 or len(arrays.idf) != len(terms_) or len(arrays.norm) != len(ids)
                 or len(tfs) != len(positions) or len(arrays.params) != 3 or (len(offsets) and offsets[0] != 0)
                 or offsets[-1] != len(positions) or np.any(np.diff(offsets) < 0)
-                or (len(positions) and (positions.min() < 0 or positions.max() >= len(ids)))):
+                or (len(positions) and (positions.min() < 0 or positions.max() >= len(ids)))
+                or (len(tfs) and tfs.min() < 1) or not np.all(np.bincount(positions, minlength=len(ids)))):
+            # (every passage has at least one term, the placeholder if nothing else: ``TermCounts.extended``)
             raise ValueError("BM25 arrays do not fit together")
         postings = {t: (positions[offsets[i]:offsets[i + 1]], tfs[offsets[i]:offsets[i + 1]]) for i, t in enumerate(terms_)}
         idf = dict(zip(terms_, arrays.idf.astype(np.float64).tolist(), strict=True))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -69,7 +70,8 @@ def split_path(settings: Settings, collection_id: str) -> Path:
 @functools.cache
 def _key() -> str:
     probe = hashlib.sha256(json.dumps(passage_units(SPLIT_PROBE), ensure_ascii=False).encode("utf-8")).hexdigest()
-    return json.dumps({"format": SPLIT_FORMAT, "splitter": probe})
+    # pysbd's version too: its rules change more than this probe shows, and a saved split outlives store states
+    return json.dumps({"format": SPLIT_FORMAT, "splitter": probe, "pysbd": importlib.metadata.version("pysbd")})
 
 
 def _digest(text: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results-<size>[-composed].json.
+"""Ingest and query benchmark on a synthetic bilingual corpus: prints a table, writes bench/results-<size>[-composed|-server].json.
 
     python bench/run.py --size tiny|1k|10k|100k [--vectors e5|composed] [--seed 7] [--skip-app] [--out FILE]
     python bench/run.py --size 100k --server [--threads 2] [--clients 4] [--load-seconds 30] [--out FILE]

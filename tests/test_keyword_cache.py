@@ -72,6 +72,17 @@ def test_arrays_round_trip_scores_identically() -> None:
     assert loaded.idf("gpu") == built.idf("gpu") and set(loaded.vocabulary) == set(built.vocabulary)
 
 
+def test_arrays_that_leave_a_passage_without_terms_or_count_a_term_zero_times_are_refused() -> None:
+    from dataclasses import replace
+
+    built = BM25Index(["a", "b"], [terms("Akash Network GPU"), terms("Render Solana")])
+    arrays = built.to_arrays()
+    with pytest.raises(ValueError):
+        BM25Index.from_arrays(["a", "b", "c"], replace(arrays, norm=np.ones(3)))  # "c" has no term
+    with pytest.raises(ValueError):
+        BM25Index.from_arrays(built.ids, replace(arrays, tfs=np.zeros_like(arrays.tfs)))
+
+
 def _postings(index: BM25Index) -> dict[str, tuple[list[int], list[float], float]]:
     return {t: (pos.tolist(), tf.tolist(), index.idf(t)) for t, (pos, tf) in index.postings.items()}
 
@@ -246,6 +257,22 @@ def test_passages_added_by_another_program_are_paged_again(small_store) -> None:
     hits = Retriever(small_store).search("zanzibarium", k=3, mode="bm25").hits
     assert keyword_cache.loads == loads
     assert hits and hits[0].doc.id == "foreign-1" and "zanzibarium" in hits[0].text
+
+
+def test_a_passage_another_program_rewrites_in_place_is_read_again_at_the_next_state(small_store) -> None:
+    """Known passages are reused only when their id is ingest's digest of them: a foreign id's text is asked for again."""
+    from assistant.retrieval import Retriever
+
+    collection = store_mod.get_collection(small_store)
+    one = collection.get(limit=1, include=["embeddings", "metadatas"])
+    meta = {**one["metadatas"][0], "source": "foreign.md"}
+    collection.add(ids=["foreign-1"], embeddings=[one["embeddings"][0]], documents=["zanzibarium written by another program"], metadatas=[meta])
+    assert Retriever(small_store).search("zanzibarium", k=3, mode="bm25").hits  # saved with the foreign passage
+    collection.update(ids=["foreign-1"], embeddings=[one["embeddings"][0]], documents=["quetzalcoatlium rewritten in place"])
+    collection.add(ids=["foreign-2"], embeddings=[one["embeddings"][0]], documents=["another foreign passage"], metadatas=[meta])
+    retriever = Retriever(small_store)  # a new state (the count changed): built from the saved one
+    assert [h.doc.id for h in retriever.search("quetzalcoatlium", k=3, mode="bm25").hits][:1] == ["foreign-1"]
+    assert not retriever.search("zanzibarium", k=3, mode="bm25").hits
 
 
 def test_app_start_path_leaves_langchain_retriever_modules_unloaded() -> None:
