@@ -49,7 +49,7 @@ from assistant import store as store_mod
 from assistant.cachefile import local_dir, text_arrays, texts_from_arrays, write_npz
 from assistant.chunking import chunk_id
 from assistant.config import Settings
-from assistant.lexical import BM25Arrays, BM25Index
+from assistant.lexical import BM25Arrays, BM25Index, TermCounts
 from assistant.text import terms
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,13 @@ def passages_and_index(settings: Settings, collection: Collection, state: str) -
         return cached
     docs = read_passages(collection, previous[0] if previous else None)
     index = build_index(docs, previous)
-    previous = None  # the old state's passages and index: freed before the arrays for the file are made
+    previous = None  # the old state's passages and counts: freed before the arrays for the file are made
     save(path, state, docs, index)
     return docs, index
 
 
-def build_index(docs: list[Document], previous: tuple[list[Document], BM25Index] | None = None) -> BM25Index:
-    """The BM25 index of these passages, tokenizing only those the ``previous`` passages and index lack.
+def build_index(docs: list[Document], previous: tuple[list[Document], TermCounts] | None = None) -> BM25Index:
+    """The BM25 index of these passages, tokenizing only those the ``previous`` passages (with their term counts) lack.
 
     Tokenizing is most of the index's cost (about 20 s of 25 s at 100k
     passages); after an ingest that changed a few files, every other passage's
@@ -97,11 +97,11 @@ def build_index(docs: list[Document], previous: tuple[list[Document], BM25Index]
     # Generators: each passage's tokens are counted and dropped, never all held at once (10M tokens at 100k).
     if previous is None:
         return BM25Index(ids, (BM25Index.document_tokens(d.page_content, d.metadata) for d in docs))
-    old_docs, old_index = previous
+    old_docs, old_counts = previous
     rows = {BM25Index.document_key(d.page_content, d.metadata): row for row, d in enumerate(old_docs)}
     found = (rows.get(BM25Index.document_key(d.page_content, d.metadata)) for d in docs)
     sources = (BM25Index.document_tokens(d.page_content, d.metadata) if row is None else row for d, row in zip(docs, found, strict=True))
-    return BM25Index.from_counts(ids, old_index.passage_counts().extended(sources))
+    return BM25Index.from_counts(ids, old_counts.extended(sources))
 
 
 def read_passages(collection: Collection, known: list[Document] | None = None) -> list[Document]:
@@ -189,9 +189,9 @@ def load(path: Path, state: str) -> tuple[list[Document], BM25Index] | None:
     return _load_or_previous(path, state)[0]
 
 
-def _load_or_previous(path: Path, state: str) -> tuple[tuple[list[Document], BM25Index] | None, tuple[list[Document], BM25Index] | None]:
-    """(what was saved for this state, what was saved for another state by this tokenizer and format):
-    at most one is not None; the second is what ``build_index`` reuses."""
+def _load_or_previous(path: Path, state: str) -> tuple[tuple[list[Document], BM25Index] | None, tuple[list[Document], TermCounts] | None]:
+    """(what was saved for this state, what was saved for another state by this tokenizer and format: its passages
+    and their term counts, no index built): at most one is not None; the second is what ``build_index`` reuses."""
     global loads
     if not path.is_file():
         return None, None
@@ -204,12 +204,13 @@ def _load_or_previous(path: Path, state: str) -> tuple[tuple[list[Document], BM2
                 return None, None  # another tokenizer or format: rebuilt and replaced by the caller
             docs = passages_from_arrays({name: data[name] for name in PASSAGE_ARRAYS})
             arrays = BM25Arrays(**{f.name: data[f.name] for f in fields(BM25Arrays)})
-        index = BM25Index.from_arrays([str(d.id) for d in docs], arrays)
+            ids = [str(d.id) for d in docs]
+            if key != wanted:
+                return None, (docs, arrays.counts(len(ids)))
+        index = BM25Index.from_arrays(ids, arrays)
     except Exception as exc:  # noqa: BLE001 - any damage to a cache means "rebuild", never a failed start
         log.warning("Ignoring the unreadable keyword index cache %s (%s: %s); rebuilding it.", path, type(exc).__name__, exc)
         return None, None
-    if key != wanted:
-        return None, (docs, index)
     loads += 1
     return (docs, index), None
 

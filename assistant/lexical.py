@@ -152,7 +152,7 @@ class TermCounts:
 
     The terms of passage ``i`` are ``vocabulary[term_ids[offsets[i]:offsets[i + 1]]]``
     with their frequencies in ``tfs``. Rows can come from tokenizing a passage
-    or from an existing index (``BM25Index.passage_counts``), so an index over a
+    or from a saved index (``BM25Arrays.counts``), so an index over a
     store that changed by a few files tokenizes only the passages that are new.
     """
 
@@ -219,6 +219,35 @@ class BM25Arrays:
     norm: np.ndarray  # float64, one per passage
     params: np.ndarray  # float64 [k1, b, delta]
 
+    def checked_terms(self, passages: int) -> list[str]:
+        """The indexed terms, once the arrays are known to fit together for ``passages`` passages; ValueError if not.
+
+        Every passage has at least one term (the placeholder if nothing else:
+        ``TermCounts.extended``) and every count is at least one.
+        """
+        terms_ = json.loads(np.asarray(self.terms, dtype=np.uint8).tobytes().decode("utf-8"))
+        if not isinstance(terms_, list) or not all(isinstance(t, str) for t in terms_):
+            raise ValueError("BM25 terms are not a list of strings")
+        offsets, positions, tfs = np.asarray(self.offsets), np.asarray(self.positions), np.asarray(self.tfs)
+        if (len(offsets) != len(terms_) + 1 or len(self.idf) != len(terms_) or len(self.norm) != passages
+                or len(tfs) != len(positions) or len(self.params) != 3 or (len(offsets) and offsets[0] != 0)
+                or offsets[-1] != len(positions) or np.any(np.diff(offsets) < 0)
+                or (len(positions) and (positions.min() < 0 or positions.max() >= passages))
+                or (len(tfs) and tfs.min() < 1) or not np.all(np.bincount(positions, minlength=passages))):
+            raise ValueError("BM25 arrays do not fit together")
+        return terms_
+
+    def counts(self, passages: int) -> TermCounts:
+        """Each passage's term counts, read straight from the postings (no tokenizing, no index built):
+        what an ingest reuses for the passages of the previous state that are still there."""
+        vocabulary = self.checked_terms(passages)
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        positions = np.asarray(self.positions, dtype=np.int32)
+        term_ids = np.repeat(np.arange(len(vocabulary), dtype=np.int32), np.diff(offsets))
+        order = np.argsort(positions, kind="stable")  # passage by passage; terms keep their order within one
+        rows = np.concatenate([[0], np.cumsum(np.bincount(positions, minlength=passages))]).astype(np.int64)
+        return TermCounts(vocabulary, rows, term_ids[order], np.asarray(self.tfs, dtype=np.int32)[order])
+
 
 class BM25Index:
     """BM25+ (rank_bm25's formula) over normalized tokens of each passage (and its document's aliases).
@@ -231,8 +260,9 @@ class BM25Index:
     The statistics are rank_bm25's (a test scores against it), computed over
     arrays of term counts; scoring uses postings. The index can be turned into
     flat arrays and back (``to_arrays``/``from_arrays``) so a start on an
-    unchanged store loads it instead of tokenizing every passage, and into
-    counts (``passage_counts``) so an ingest tokenizes only new passages.
+    unchanged store loads it instead of tokenizing every passage; the arrays
+    give back each passage's counts (``BM25Arrays.counts``) so an ingest
+    tokenizes only new passages.
     """
 
     def __init__(self, ids: Sequence[str], token_lists: Iterable[list[str]]) -> None:
@@ -276,19 +306,6 @@ class BM25Index:
             idf[term] = math.log((n + 1) / int(df[term_id]))
         norm = k1 * (1 - b + b * doc_len / avgdl)
         self._setup(ids, postings, idf, norm, k1, b, delta)
-
-    def passage_counts(self) -> TermCounts:
-        """Each passage's term counts, read back from the postings (no tokenizing)."""
-        vocabulary = list(self.postings)
-        n = len(self.ids)
-        if not vocabulary:
-            return TermCounts(vocabulary, np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
-        positions = np.concatenate([self.postings[t][0] for t in vocabulary])
-        tfs = np.concatenate([self.postings[t][1] for t in vocabulary]).astype(np.int32)
-        term_ids = np.repeat(np.arange(len(vocabulary), dtype=np.int32), [len(self.postings[t][0]) for t in vocabulary])
-        order = np.argsort(positions, kind="stable")
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(positions, minlength=n))]).astype(np.int64)
-        return TermCounts(vocabulary, offsets, term_ids[order], tfs[order])
 
     def _setup(self, ids: Sequence[str], postings: dict[str, tuple[np.ndarray, np.ndarray]], idf: dict[str, float],
                norm: np.ndarray, k1: float, b: float, delta: float) -> None:
@@ -337,18 +354,9 @@ class BM25Index:
     @classmethod
     def from_arrays(cls, ids: Sequence[str], arrays: BM25Arrays) -> BM25Index:
         """The index ``to_arrays`` saved, for these passage ids; ValueError if the arrays do not fit together."""
-        terms_ = json.loads(np.asarray(arrays.terms, dtype=np.uint8).tobytes().decode("utf-8"))
-        if not isinstance(terms_, list) or not all(isinstance(t, str) for t in terms_):
-            raise ValueError("BM25 terms are not a list of strings")
+        terms_ = arrays.checked_terms(len(ids))
         offsets, positions = np.asarray(arrays.offsets, dtype=np.int64), np.asarray(arrays.positions, dtype=np.int32)
         tfs = np.asarray(arrays.tfs).astype(np.float64)
-        if (len(offsets) != len(terms_) + 1 or len(arrays.idf) != len(terms_) or len(arrays.norm) != len(ids)
-                or len(tfs) != len(positions) or len(arrays.params) != 3 or (len(offsets) and offsets[0] != 0)
-                or offsets[-1] != len(positions) or np.any(np.diff(offsets) < 0)
-                or (len(positions) and (positions.min() < 0 or positions.max() >= len(ids)))
-                or (len(tfs) and tfs.min() < 1) or not np.all(np.bincount(positions, minlength=len(ids)))):
-            # (every passage has at least one term, the placeholder if nothing else: ``TermCounts.extended``)
-            raise ValueError("BM25 arrays do not fit together")
         postings = {t: (positions[offsets[i]:offsets[i + 1]], tfs[offsets[i]:offsets[i + 1]]) for i, t in enumerate(terms_)}
         idf = dict(zip(terms_, arrays.idf.astype(np.float64).tolist(), strict=True))
         index = cls.__new__(cls)
