@@ -168,3 +168,42 @@ def test_a_quote_in_another_language_is_named_without_claiming_more() -> None:
     assert other_language_note([arabic], "en") == ["(Quoted in Arabic, the language of the source.)"]
     assert other_language_note([english, arabic], "en") == ["(Some lines are quoted in Arabic, the language of their source.)"]
     assert other_language_note([english], "ar") == ["(اقتُبس النص بالإنجليزية، لغة مصدره.)"]
+
+
+BILINGUAL = ("Dynex هو بلوك تشين للحوسبة العصبية، يستخدم إثبات العمل المفيد للكفاءة. يكافئ المعدّنين على حل مسائل حقيقية.\n\n"
+             "Dynex is a blockchain for neural computing. It uses proof of useful work for efficiency. "
+             "It rewards miners for solving real problems.")
+
+
+def test_a_fact_said_in_both_languages_is_quoted_once_in_the_questions_language(cache: VectorCache) -> None:
+    """A bilingual passage: a sentence and its translation are never quoted together, each question gets its own
+    language's version, and a sentence the translator split in two is replaced by both halves."""
+    from assistant.evidence import translation_of
+
+    units = candidate_units([BILINGUAL])
+    vectors = cache.passages([u.text for u in units])
+    def at(prefix: str) -> int:
+        return next(i for i, u in enumerate(units) if u.text.startswith(prefix))
+
+    assert translation_of(at("Dynex هو"), units, vectors, "en") == [at("Dynex is"), at("It uses")]  # both halves
+    assert translation_of(at("يكافئ"), units, vectors, "en") == [at("It rewards")]
+    assert translation_of(at("يكافئ"), units, vectors, "ar") == []  # already in the question's language
+    for question, focus, language in (("What does Dynex use for efficiency, and what is it for?", ("efficiency",), "en"),
+                                      ("ماذا يستخدم Dynex للكفاءة؟", ("للكفاءة",), "ar")):
+        vector = np.asarray(cache.embeddings.embed_query(question))
+        evidence = find_evidence([Part(vector, focus, frozenset({"dynex"}))], [BILINGUAL], language, cache, min_z=4.0, cross_offset=1.0)
+        assert evidence.units and {u.language for u in evidence.units} == {language}
+        assert any("useful work" in u.text or "العمل المفيد" in u.text for u in evidence.units)
+
+
+def test_an_english_question_over_a_bilingual_note_is_quoted_in_english_only(cache: VectorCache) -> None:
+    """The Arabic sentence scored first and its English translation second: both used to be quoted."""
+    note = ("OpSec هي منصة سحابية لامركزية ناشئة تهدف إلى بناء الجيل التالي من أجهزة الكمبيوتر الفائقة. يصنّفه المقال ضمن فئة "
+            "السحابة كخدمة (IaaS).\n\n**English:** OpSec is an emerging decentralized cloud platform that aims to build the next "
+            "generation of supercomputers. The article groups it under Infrastructure as a Service (IaaS).")
+    question = "Which project wants to build the next generation of supercomputers?"
+    vector = np.asarray(cache.embeddings.embed_query(question))
+    part = Part(vector, ("project", "wants", "build", "next", "generation", "supercomputers"), frozenset())
+    evidence = find_evidence([part], [note], "en", cache, min_z=4.0, cross_offset=1.0)
+    assert [u.text for u in evidence.units] == ["OpSec is an emerging decentralized cloud platform that aims to build the next "
+                                                "generation of supercomputers."]
