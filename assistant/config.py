@@ -114,7 +114,8 @@ class Settings(BaseSettings):
         "answered (kept on disk beside the store), so no question waits for them; false: each question embeds its own."
     )
     evidence_passages: int = Field(3, ge=1, le=10, description="Top passages whose sentences can be quoted.")
-    quote_sentences: int = Field(3, ge=1, le=10, description="Most sentences quoted for one part of a question.")
+    quote_sentences: int = Field(3, ge=1, le=10, description="Most sentences chosen for one part of a question (a "
+        "sentence quoted in the question's language instead, from a translation split in two, counts once).")
     state_check_seconds: float = Field(
         1.0, ge=0, description="How often a running app asks the store whether another process re-ingested it."
     )

@@ -37,6 +37,7 @@ LANGUAGE_WEIGHT = 0.2  # a sentence in the question's language wins a tie (bilin
 QUANTITY_WEIGHT = 1.0  # the question asks "when" / "how many" and the sentence gives a date or a number
 RERANK_RANK_WEIGHT = 1.0  # passages re-ordered by best sentence: 1 / (1 + retriever rank) joins that score (ARCD and qa dev)
 UNIT_CACHE = 8192  # passages whose sentence split (and content words) stay cached: a few MB
+PARALLEL_LENGTHS = (0.5, 2.0)  # a passage whose two languages' text lengths differ more is no translation of itself
 KEEP_WITHIN = 3.0  # further sentences (covering an asked-about word not yet covered) are quoted within this of the best
 _NUMBER = re.compile(r"\d")
 # Closed-class words that state a quantity or a time when written out (a "how many" or "when"
@@ -371,7 +372,12 @@ def translation_of(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
     to some other sentence; so, as length-based sentence alignment does (Gale
     and Church 1993), the units that follow the pair's join it while they bring
     its length nearer to the one this passage's own ratio between its two
-    languages predicts.
+    languages predicts. A passage is taken for a translation of itself only
+    when its two languages hold text of comparable length (neither under half
+    the other: our notes' English runs 0.91-1.45 times their Arabic); a
+    one-language passage with a stray line in the other (a "Docs:" list of
+    Latin names, a URL) would otherwise pair that line with some sentence,
+    the only candidate being trivially "mutual".
     """
     unit = units[i]
     if unit.language == language:
@@ -380,10 +386,12 @@ def translation_of(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
     ours = [j for j, u in enumerate(units) if u.rank == unit.rank and u.language == unit.language]
     if not theirs:
         return []
+    ratio = sum(len(units[j].text) for j in theirs) / sum(len(units[j].text) for j in ours)
+    if not PARALLEL_LENGTHS[0] <= ratio <= PARALLEL_LENGTHS[1]:
+        return []
     nearest = theirs[int(np.argmax(unit_vectors[theirs] @ unit_vectors[i]))]
     if ours[int(np.argmax(unit_vectors[ours] @ unit_vectors[nearest]))] != i:
         return []
-    ratio = sum(len(units[j].text) for j in theirs) / sum(len(units[j].text) for j in ours)
     expected = len(unit.text) * ratio
     picked, length = [nearest], len(units[nearest].text)
     for j in theirs[theirs.index(nearest) + 1:]:

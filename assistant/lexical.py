@@ -226,8 +226,8 @@ class BM25Arrays:
         ``TermCounts.extended``) and every count is at least one.
         """
         terms_ = json.loads(np.asarray(self.terms, dtype=np.uint8).tobytes().decode("utf-8"))
-        if not isinstance(terms_, list) or not all(isinstance(t, str) for t in terms_):
-            raise ValueError("BM25 terms are not a list of strings")
+        if not isinstance(terms_, list) or not all(isinstance(t, str) for t in terms_) or len(set(terms_)) != len(terms_):
+            raise ValueError("BM25 terms are not a list of distinct strings")
         offsets, positions, tfs = np.asarray(self.offsets), np.asarray(self.positions), np.asarray(self.tfs)
         if (len(offsets) != len(terms_) + 1 or len(self.idf) != len(terms_) or len(self.norm) != passages
                 or len(tfs) != len(positions) or len(self.params) != 3 or (len(offsets) and offsets[0] != 0)

@@ -207,3 +207,19 @@ def test_an_english_question_over_a_bilingual_note_is_quoted_in_english_only(cac
     evidence = find_evidence([part], [note], "en", cache, min_z=4.0, cross_offset=1.0)
     assert [u.text for u in evidence.units] == ["OpSec is an emerging decentralized cloud platform that aims to build the next "
                                                 "generation of supercomputers."]
+
+
+def test_a_stray_line_in_the_other_language_is_no_translation(cache: VectorCache) -> None:
+    """An Arabic passage ending in a list of Latin names: the English question is still quoted the Arabic sentence
+    that answers it, not the one English line of the passage."""
+    from assistant.evidence import translation_of
+
+    passage = AKASH + "\n- Docs: Akash Console, Akash CLI, Cloudmos deploy tool"
+    units = candidate_units([passage])
+    assert [u.language for u in units].count("en") == 1
+    vectors = cache.passages([u.text for u in units])
+    assert all(translation_of(i, units, vectors, "en") == [] for i, u in enumerate(units) if u.language == "ar")
+    vector = np.asarray(cache.embeddings.embed_query("How does Akash set its prices?"))
+    evidence = find_evidence([Part(vector, ("set", "prices"), frozenset({"akash"}))], [passage], "en", cache, min_z=4.0,
+                             cross_offset=1.0)
+    assert any("المزاد العكسي" in u.text for u in evidence.units)

@@ -81,6 +81,10 @@ def test_arrays_that_leave_a_passage_without_terms_or_count_a_term_zero_times_ar
         BM25Index.from_arrays(["a", "b", "c"], replace(arrays, norm=np.ones(3)))  # "c" has no term
     with pytest.raises(ValueError):
         BM25Index.from_arrays(built.ids, replace(arrays, tfs=np.zeros_like(arrays.tfs)))
+    twice = json.loads(arrays.terms.tobytes().decode("utf-8"))
+    twice[1] = twice[0]  # a damaged file naming one term twice would give two terms one id
+    with pytest.raises(ValueError):
+        replace(arrays, terms=np.frombuffer(json.dumps(twice).encode(), dtype=np.uint8)).counts(2)
 
 
 def _postings(index: BM25Index) -> dict[str, tuple[list[int], list[float], float]]:
