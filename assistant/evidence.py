@@ -348,7 +348,7 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         for i in order[1:]:
             if len(picked) >= max_units or scores[i] < scores[best] - KEEP_WITHIN:
                 break
-            adds = part.focus and bool((matches[:, i] & ~seen).any())
+            adds = part.focus and _about(part, units[i].stems | heading_stems[units[i].rank]) and bool((matches[:, i] & ~seen).any())
             if adds:
                 picked.append(i)
                 seen |= matches[:, i]
@@ -415,6 +415,20 @@ def _in_question_language(chosen: list[int], units: Sequence[Unit], unit_vectors
             if pick not in out:
                 out.append(pick)
     return out
+
+
+def _about(part: Part, stems: frozenset[str]) -> bool:
+    """Whether a unit may be quoted beside a part's best one: when the part names something, the unit (its
+    ``stems``, with its passage's heading: a note's "It uses ..." under "Dynex") must name it too.
+
+    A further quote joins for covering an asked-about word not covered yet;
+    any sentence using the word did ("Which chains does Nuco.cloud rely on?"
+    added a line about CUDOS for its "blockchain"). The passage as a whole is
+    not enough: one section of the article lists a dozen projects, a line
+    each. The best unit itself is never held to this: a passage may answer
+    without writing the name.
+    """
+    return not part.name_stems or bool(part.name_stems & stems)
 
 
 def _dedupe(chosen: list[int], units: Sequence[Unit]) -> list[int]:

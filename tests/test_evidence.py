@@ -191,7 +191,8 @@ def test_a_fact_said_in_both_languages_is_quoted_once_in_the_questions_language(
     for question, focus, language in (("What does Dynex use for efficiency, and what is it for?", ("efficiency",), "en"),
                                       ("ماذا يستخدم Dynex للكفاءة؟", ("للكفاءة",), "ar")):
         vector = np.asarray(cache.embeddings.embed_query(question))
-        evidence = find_evidence([Part(vector, focus, frozenset({"dynex"}))], [BILINGUAL], language, cache, min_z=4.0, cross_offset=1.0)
+        evidence = find_evidence([Part(vector, focus, frozenset({"dynex"}))], [BILINGUAL], language, cache, min_z=4.0, cross_offset=1.0,
+                                 headings=["Dynex (داينكس)"])
         assert evidence.units and {u.language for u in evidence.units} == {language}
         assert any("useful work" in u.text or "العمل المفيد" in u.text for u in evidence.units)
 
@@ -223,3 +224,17 @@ def test_a_stray_line_in_the_other_language_is_no_translation(cache: VectorCache
     evidence = find_evidence([Part(vector, ("set", "prices"), frozenset({"akash"}))], [passage], "en", cache, min_z=4.0,
                              cross_offset=1.0)
     assert any("المزاد العكسي" in u.text for u in evidence.units)
+
+
+def test_further_quotes_for_a_part_that_names_something_come_from_passages_about_it(cache: VectorCache) -> None:
+    """"Which chain does Render use?": a line about another project that happens to say "blockchain" is not added."""
+    render = ("# Render Network (ريندر)\n\nRender Network is a decentralized GPU processing platform that focuses on both "
+              "rendering and AI computing. It moved to Solana to improve performance and reduce costs.")
+    ritual = ("- **Ritual**: شبكة بنية تحتية للذكاء الاصطناعي تدمج النماذج الذكاء الاصطناعي في بروتوكولات البلوك تشين. منصة "
+              "Infernet الخاصة بها تمكن العقود الذكية من الوصول إلى النماذج مباشرة.")
+    vector = np.asarray(cache.embeddings.embed_query("Which chain does Render use, and what is it for?"))
+    part = Part(vector, ("chain", "use"), frozenset({"render"}))
+    evidence = find_evidence([part], [render, ritual], "en", cache, min_z=4.0, cross_offset=1.0,
+                             headings=["Render Network (ريندر)", "السحابة كخدمة (IaaS)"])
+    assert evidence.units and all(u.rank == 0 for u in evidence.units)
+    assert "chain" in evidence.covered  # coverage is still judged over every candidate
