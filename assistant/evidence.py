@@ -370,14 +370,14 @@ def translation_of(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
     across languages stays under its unit's nearest. A translator may split a
     sentence in two, and e5-small puts a half that opens with "It ..." nearer
     to some other sentence; so, as length-based sentence alignment does (Gale
-    and Church 1993), the units that follow the pair's join it while they bring
-    its length nearer to the one this passage's own ratio between its two
-    languages predicts. A passage is taken for a translation of itself only
-    when its two languages hold text of comparable length (neither under half
-    the other: our notes' English runs 0.91-1.45 times their Arabic); a
-    one-language passage with a stray line in the other (a "Docs:" list of
-    Latin names, a URL) would otherwise pair that line with some sentence,
-    the only candidate being trivially "mutual".
+    and Church 1993), the units beside the pair's (before or after it) join it
+    while they bring its length nearer to the one this passage's own ratio
+    between its two languages predicts. A passage is taken for a translation
+    of itself only when its two languages hold text of comparable length
+    (neither under half the other: our notes' English runs 0.91-1.45 times
+    their Arabic); a one-language passage with a stray line in the other (a
+    "Docs:" list of Latin names, a URL) would otherwise pair that line with
+    some sentence, the only candidate being trivially "mutual".
     """
     unit = units[i]
     if unit.language == language:
@@ -392,14 +392,21 @@ def translation_of(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
     nearest = theirs[int(np.argmax(unit_vectors[theirs] @ unit_vectors[i]))]
     if ours[int(np.argmax(unit_vectors[ours] @ unit_vectors[nearest]))] != i:
         return []
-    expected = len(unit.text) * ratio
-    picked, length = [nearest], len(units[nearest].text)
-    for j in theirs[theirs.index(nearest) + 1:]:
-        if abs(length + len(units[j].text) - expected) >= abs(length - expected):
-            break
-        picked.append(j)
-        length += len(units[j].text)
-    return picked
+    return _block(theirs, theirs.index(nearest), len(unit.text) * ratio, [len(units[j].text) for j in theirs])
+
+
+def _block(items: list[int], start: int, expected: float, lengths: list[int]) -> list[int]:
+    """``items[start]`` and its neighbours, grown one at a time on the side that brings the total length nearest
+    ``expected``, while it gets nearer."""
+    lo = hi = start
+    total = lengths[start]
+    while True:
+        grown = [(abs(total + lengths[lo - 1] - expected), lo - 1, hi)] if lo > 0 else []
+        grown += [(abs(total + lengths[hi + 1] - expected), lo, hi + 1)] if hi + 1 < len(items) else []
+        if not grown or min(grown)[0] >= abs(total - expected):
+            return items[lo:hi + 1]
+        _, lo, hi = min(grown)
+        total = sum(lengths[lo:hi + 1])
 
 
 def _in_question_language(chosen: list[int], units: Sequence[Unit], unit_vectors: np.ndarray, language: Language) -> list[int]:
@@ -407,14 +414,31 @@ def _in_question_language(chosen: list[int], units: Sequence[Unit], unit_vectors
 
     An English question over a bilingual passage was quoted the Arabic
     sentence and its English translation one under the other, or only the
-    Arabic one when the English one scored a little lower.
+    Arabic one when the English one scored a little lower. A unit that is one
+    half of a sentence the translator split in two is no mutual nearest
+    neighbour of anything; it gives way to the sentence whose translation
+    contains it.
     """
     out: list[int] = []
     for i in chosen:
-        for pick in translation_of(i, units, unit_vectors, language) or [i]:
+        picks = translation_of(i, units, unit_vectors, language)
+        if not picks:
+            whole = _translated_by(i, units, unit_vectors, language)
+            picks = [whole] if whole is not None else [i]
+        for pick in picks:
             if pick not in out:
                 out.append(pick)
     return out
+
+
+def _translated_by(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, language: Language) -> int | None:
+    """The unit in ``language`` of the same passage whose translation includes unit ``i`` with others, if any."""
+    unit = units[i]
+    theirs = [j for j, u in enumerate(units) if u.rank == unit.rank and u.language == language]
+    if unit.language == language or not theirs:
+        return None
+    nearest = theirs[int(np.argmax(unit_vectors[theirs] @ unit_vectors[i]))]
+    return nearest if i in translation_of(nearest, units, unit_vectors, unit.language) else None
 
 
 def _about(part: Part, stems: frozenset[str]) -> bool:

@@ -238,3 +238,28 @@ def test_further_quotes_for_a_part_that_names_something_come_from_passages_about
                              headings=["Render Network (ريندر)", "السحابة كخدمة (IaaS)"])
     assert evidence.units and all(u.rank == 0 for u in evidence.units)
     assert "chain" in evidence.covered  # coverage is still judged over every candidate
+
+
+AKASH_NOTE = ("Akash Network هي سوق حوسبة سحابية لامركزية تعتمد على Cosmos SDK، تستخدم Kubernetes للتنظيم وتقدم تسعيرًا قائمًا على "
+              "المزاد العكسي لخفض التكاليف. تركز على الحوسبة باستخدام وحدات المعالجة المركزية ووحدات معالجة الرسومات. يصنّفه المقال "
+              "ضمن فئة السحابة كخدمة (IaaS).\n\n"
+              "**English:** Akash Network is a decentralized cloud computing marketplace built on the Cosmos SDK. It uses Kubernetes for "
+              "orchestration and offers reverse-auction pricing to cut costs, and it focuses on computing with both CPUs and GPUs. The "
+              "article groups it under Infrastructure as a Service (IaaS).")  # corpus/projects/akash-network.md
+
+
+def test_half_of_a_split_translation_gives_way_to_the_whole_sentence(cache: VectorCache) -> None:
+    """The project note as written: the first Arabic sentence pairs with the first English one, and the second
+    (Kubernetes, pricing) joins it. That second half is no mutual nearest neighbour of any Arabic sentence, so an
+    Arabic question asked with its Latin words was quoted it beside the Arabic sentence; now the Arabic alone."""
+    from assistant.evidence import translation_of
+
+    units = candidate_units([AKASH_NOTE])
+    vectors = cache.passages([u.text for u in units])
+    halves = [i for i, u in enumerate(units) if u.text.startswith(("Akash Network is", "It uses"))]
+    assert translation_of(0, units, vectors, "en") == halves
+    question = "ما هو الـ reverse auction في Akash؟"
+    vector = np.asarray(cache.embeddings.embed_query(question))
+    part = Part(vector, ("reverse", "auction"), frozenset({"akash"}))
+    evidence = find_evidence([part], [AKASH_NOTE], "ar", cache, min_z=4.0, cross_offset=1.0, headings=["Akash Network (أكاش)"])
+    assert [u.language for u in evidence.units] == ["ar"] and "المزاد العكسي" in evidence.units[0].text
