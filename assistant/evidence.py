@@ -380,19 +380,27 @@ def translation_of(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
     some sentence, the only candidate being trivially "mutual".
     """
     unit = units[i]
-    if unit.language == language:
+    theirs = _in_passage(units, unit.rank, language)
+    if unit.language == language or not theirs:
         return []
-    theirs = [j for j, u in enumerate(units) if u.rank == unit.rank and u.language == language]  # in passage order
-    ours = [j for j, u in enumerate(units) if u.rank == unit.rank and u.language == unit.language]
-    if not theirs:
-        return []
+    ours = _in_passage(units, unit.rank, unit.language)
     ratio = sum(len(units[j].text) for j in theirs) / sum(len(units[j].text) for j in ours)
     if not PARALLEL_LENGTHS[0] <= ratio <= PARALLEL_LENGTHS[1]:
         return []
-    nearest = theirs[int(np.argmax(unit_vectors[theirs] @ unit_vectors[i]))]
-    if ours[int(np.argmax(unit_vectors[ours] @ unit_vectors[nearest]))] != i:
+    nearest = _nearest(i, theirs, unit_vectors)
+    if _nearest(nearest, ours, unit_vectors) != i:
         return []
     return _block(theirs, theirs.index(nearest), len(unit.text) * ratio, [len(units[j].text) for j in theirs])
+
+
+def _in_passage(units: Sequence[Unit], rank: int, language: Language) -> list[int]:
+    """The units of passage ``rank`` written in ``language``, in passage order."""
+    return [j for j, u in enumerate(units) if u.rank == rank and u.language == language]
+
+
+def _nearest(i: int, among: list[int], unit_vectors: np.ndarray) -> int:
+    """The unit of ``among`` whose vector is nearest unit ``i``'s."""
+    return among[int(np.argmax(unit_vectors[among] @ unit_vectors[i]))]
 
 
 def _block(items: list[int], start: int, expected: float, lengths: list[int]) -> list[int]:
@@ -401,12 +409,11 @@ def _block(items: list[int], start: int, expected: float, lengths: list[int]) ->
     lo = hi = start
     total = lengths[start]
     while True:
-        grown = [(abs(total + lengths[lo - 1] - expected), lo - 1, hi)] if lo > 0 else []
-        grown += [(abs(total + lengths[hi + 1] - expected), lo, hi + 1)] if hi + 1 < len(items) else []
+        grown = [(abs(total + lengths[lo - 1] - expected), lo - 1, hi, total + lengths[lo - 1])] if lo > 0 else []
+        grown += [(abs(total + lengths[hi + 1] - expected), lo, hi + 1, total + lengths[hi + 1])] if hi + 1 < len(items) else []
         if not grown or min(grown)[0] >= abs(total - expected):
             return items[lo:hi + 1]
-        _, lo, hi = min(grown)
-        total = sum(lengths[lo:hi + 1])
+        _, lo, hi, total = min(grown)
 
 
 def _in_question_language(chosen: list[int], units: Sequence[Unit], unit_vectors: np.ndarray, language: Language) -> list[int]:
@@ -434,10 +441,10 @@ def _in_question_language(chosen: list[int], units: Sequence[Unit], unit_vectors
 def _translated_by(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, language: Language) -> int | None:
     """The unit in ``language`` of the same passage whose translation includes unit ``i`` with others, if any."""
     unit = units[i]
-    theirs = [j for j, u in enumerate(units) if u.rank == unit.rank and u.language == language]
+    theirs = _in_passage(units, unit.rank, language)
     if unit.language == language or not theirs:
         return None
-    nearest = theirs[int(np.argmax(unit_vectors[theirs] @ unit_vectors[i]))]
+    nearest = _nearest(i, theirs, unit_vectors)
     return nearest if i in translation_of(nearest, units, unit_vectors, unit.language) else None
 
 
