@@ -342,11 +342,15 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
             evidence.strengths[word] = max(evidence.strengths.get(word, -EXACT), float(row.max()) if row.size else -EXACT)
         scores = scored.scores + ranks
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        best = order[0]
+        floor = scores[order[0]] - KEEP_WITHIN
+        best = next((i for i in order if scores[i] >= floor and _about(part, units[i].stems | heading_stems[units[i].rank])),
+                    order[0])
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
-        for i in order[1:]:
-            if len(picked) >= max_units or scores[i] < scores[best] - KEEP_WITHIN:
+        for i in order:
+            if i == best:
+                continue
+            if len(picked) >= max_units or scores[i] < floor:
                 break
             adds = part.focus and _about(part, units[i].stems | heading_stems[units[i].rank]) and bool((matches[:, i] & ~seen).any())
             if adds:

@@ -97,6 +97,7 @@ class AliasTable:
         self.vocabulary = vocabulary
         self._long_words = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LETTERS)
         self._corrections: dict[str, str | None] = {}  # lives as long as this table (one store state)
+        self._groups_with = Counter(t for g in self.groups for t in set(g.terms))
 
     @classmethod
     def from_metadatas(cls, metadatas: Iterable[dict]) -> AliasTable:
@@ -140,6 +141,16 @@ class AliasTable:
         """Groups whose spellings (all words of at least one) appear in the text, typo-tolerant."""
         tokens = set(self.tokens(text))
         return [g for g in self.groups if any(ts <= tokens for ts in g.token_sets)]
+
+    def identifying_terms(self, group: AliasGroup) -> frozenset[str]:
+        """The group's index terms that no other name has: what makes a sentence about this name.
+
+        Names share their generic words ("Akash Network", "Render Network",
+        "شبكة أكاش"): a line about Ritual that says "شبكة" is not about Akash.
+        A name all of whose terms another name has too keeps them all.
+        """
+        own = frozenset(t for t in group.terms if self._groups_with[t] <= 1)
+        return own or frozenset(group.terms)
 
     def expand(self, text: str) -> list[str]:
         """Extra index terms for a query: every spelling of every name it mentions."""

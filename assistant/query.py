@@ -64,7 +64,7 @@ class QueryAnalysis:
     query: str  # standalone form: a follow-up carries what it refers to
     language: Language
     names: tuple[str, ...] = ()  # canonical names mentioned (alias table, typo-tolerant)
-    name_stems: frozenset[str] = frozenset()  # stems of every spelling of those names
+    name_stems: frozenset[str] = frozenset()  # stems of those names' spellings that no other name shares
     terms: tuple[str, ...] = ()  # index terms of the query, names expanded, typos mapped onto the index
     focus: tuple[str, ...] = ()  # words the question asks about, as written (names, function words removed)
     spellings: tuple[tuple[str, str], ...] = ()  # (focus word, indexed term one edit away) for words the index lacks
@@ -245,7 +245,7 @@ def unknown_latin_names(query: str, language: Language, aliases: AliasTable, ind
 def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | None = None) -> QueryAnalysis:
     """Read a question (and its standalone ``query``) against the current store's names and index."""
     mentioned = aliases.mentions(query)
-    name_stems = frozenset(t for g in mentioned for t in g.terms)
+    name_stems = frozenset(t for g in mentioned for t in aliases.identifying_terms(g))
     focus = focus_words(query, aliases)
     terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))

