@@ -82,14 +82,17 @@ class Unit:
 def passage_units(text: str) -> tuple[str, ...]:
     """Quotable units: a bullet line stays whole; other lines split into sentences.
 
+    A line ending with a colon says nothing by itself ("المشاريع الرئيسية:"): it
+    leads into the lines after it, which are units of their own.
+
     Cached: the same passages come back question after question, and sentence
     splitting (pysbd) was half the time of re-ranking them.
     """
     units: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
-        if not line or line.startswith("!["):
-            continue
+        if not line or line.startswith("![") or line.endswith(":"):
+            continue  # an image, or a line that only leads into the list after it ("Main projects:")
         line = re.sub(r"^\*\*[^*]{1,30}:\*\*\s*", "", line)  # "**English:**" labels in bilingual files
         if line.startswith(("- ", "* ")):
             units.append(line[2:].strip())

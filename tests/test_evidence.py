@@ -26,6 +26,10 @@ def test_units_keep_bullets_whole_and_drop_labels() -> None:
     assert units == ("**Akash**: سوق حوسبة. تعتمد على Cosmos.", "Akash is a market.", "It uses Kubernetes.")
 
 
+def test_a_line_leading_into_a_list_is_not_quoted() -> None:
+    assert passage_units("المشاريع الرئيسية:\n\n- **Akash**: سوق حوسبة.\n- **Ritual**: شبكة.") == ("**Akash**: سوق حوسبة.", "**Ritual**: شبكة.")
+
+
 def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
     units = candidate_units([AKASH])
     strengths = word_strengths(["التسعير", "pricing", "founder"], units, cache)
