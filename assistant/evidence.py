@@ -82,8 +82,9 @@ class Unit:
 def passage_units(text: str) -> tuple[str, ...]:
     """Quotable units: a bullet line stays whole; other lines split into sentences.
 
-    A line ending with a colon says nothing by itself ("المشاريع الرئيسية:"): it
-    leads into the lines after it, which are units of their own.
+    A sentence ending with a colon says nothing by itself ("المشاريع الرئيسية:",
+    "... Tesla stated:"): it leads into the lines after it, which are units of
+    their own. A bullet ending with one stays: it names what its sub-list is about.
 
     Cached: the same passages come back question after question, and sentence
     splitting (pysbd) was half the time of re-ranking them.
@@ -91,13 +92,13 @@ def passage_units(text: str) -> tuple[str, ...]:
     units: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
-        if not line or line.startswith("![") or line.endswith(":"):
-            continue  # an image, or a line that only leads into the list after it ("Main projects:")
+        if not line or line.startswith("!["):
+            continue
         line = re.sub(r"^\*\*[^*]{1,30}:\*\*\s*", "", line)  # "**English:**" labels in bilingual files
         if line.startswith(("- ", "* ")):
             units.append(line[2:].strip())
         else:
-            units.extend(split_sentences(line))
+            units.extend(u for u in split_sentences(line) if not u.rstrip().endswith((":", "\uff1a")))
     return tuple(u for u in units if len(words(u)) >= 2)
 
 
@@ -114,7 +115,7 @@ class Part:
 
     vector: np.ndarray  # query-side embedding of the part
     focus: tuple[str, ...]  # words the part asks about, as written (names removed)
-    name_stems: frozenset[str]  # stems of every spelling of the names it mentions
+    name_stems: frozenset[str]  # stems of the names it mentions that no other name shares (``AliasTable.identifying_terms``)
     wants: str | None = None  # "number" | "date" when the part asks for one
     spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
     # language -> the vector moved toward it (``Retriever.moved_toward``): how sentences in it are lifted
@@ -463,8 +464,11 @@ def _about(part: Part, stems: frozenset[str]) -> bool:
     any sentence using the word did ("Which chains does Nuco.cloud rely on?"
     added a line about CUDOS for its "blockchain"). The passage as a whole is
     not enough: one section of the article lists a dozen projects, a line
-    each. The best unit itself is never held to this: a passage may answer
-    without writing the name.
+    each. The best unit is held to it only while one that names it scores
+    within ``KEEP_WITHIN`` of the top: "Iagon runs on which blockchain?" in
+    dialect was quoted a Dynex line for its "blockchain" over Iagon's own
+    "... على كاردانو"; with none that close, a passage may answer without
+    writing the name.
     """
     return not part.name_stems or bool(part.name_stems & stems)
 

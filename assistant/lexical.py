@@ -97,7 +97,7 @@ class AliasTable:
         self.vocabulary = vocabulary
         self._long_words = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LETTERS)
         self._corrections: dict[str, str | None] = {}  # lives as long as this table (one store state)
-        self._groups_with = Counter(t for g in self.groups for t in set(g.terms))
+        self._identifying: dict[tuple[str, ...], frozenset[str]] = {}
 
     @classmethod
     def from_metadatas(cls, metadatas: Iterable[dict]) -> AliasTable:
@@ -147,10 +147,17 @@ class AliasTable:
 
         Names share their generic words ("Akash Network", "Render Network",
         "شبكة أكاش"): a line about Ritual that says "شبكة" is not about Akash.
-        A name all of whose terms another name has too keeps them all.
+        A group that shares a whole spelling with this one ("Akash" beside "Akash
+        Network", "Akash") is the same name, not another. A name all of whose
+        terms another name has too keeps them all.
         """
-        own = frozenset(t for t in group.terms if self._groups_with[t] <= 1)
-        return own or frozenset(group.terms)
+        key = (group.canonical, *group.spellings)
+        if key not in self._identifying:
+            spellings = set(group.token_sets)
+            shared = {t for other in self.groups if not spellings & set(other.token_sets) for t in other.terms}
+            own = frozenset(t for t in group.terms if t not in shared)
+            self._identifying[key] = own or frozenset(group.terms)
+        return self._identifying[key]
 
     def expand(self, text: str) -> list[str]:
         """Extra index terms for a query: every spelling of every name it mentions."""

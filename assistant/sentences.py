@@ -43,7 +43,7 @@ SPLIT_FORMAT = 2  # bump when the saved arrays change
 DIGEST_BYTES = 16  # a passage text's blake2b digest: the saved split's key for that passage
 # Split into the key: a change to the sentence splitter or the unit rules changes this sample's units,
 # so a split saved by an older version is not reused.
-SPLIT_PROBE = ("Akash uses reverse auctions. It runs on the Cosmos SDK!\nMain projects:\n- **Render**: a GPU network.\n"
+SPLIT_PROBE = ("Akash uses reverse auctions. It runs on the Cosmos SDK! Its main projects:\n- **Render**: a GPU network.\n"
                "تستخدم أكاش مزادات عكسية لتسعير الحوسبة. وهي تعمل على Cosmos SDK؟")
 
 

@@ -26,8 +26,27 @@ def test_units_keep_bullets_whole_and_drop_labels() -> None:
     assert units == ("**Akash**: سوق حوسبة. تعتمد على Cosmos.", "Akash is a market.", "It uses Kubernetes.")
 
 
-def test_a_line_leading_into_a_list_is_not_quoted() -> None:
+def test_a_sentence_leading_into_a_list_is_not_quoted() -> None:
     assert passage_units("المشاريع الرئيسية:\n\n- **Akash**: سوق حوسبة.\n- **Ritual**: شبكة.") == ("**Akash**: سوق حوسبة.", "**Ritual**: شبكة.")
+    # the sentences before it on its line stay; a bullet that opens a sub-list names what it is about
+    assert passage_units("Akash uses Kubernetes for orchestration. It offers three pricing tiers:\n- Spot pricing") == (
+        "Akash uses Kubernetes for orchestration.", "Spot pricing")
+    assert passage_units("- Akash supports these GPU models:\n  - NVIDIA A100") == ("Akash supports these GPU models:", "NVIDIA A100")
+
+
+def test_the_best_quote_for_a_part_that_names_something_names_it_when_one_scores_close(cache: VectorCache) -> None:
+    """Asked which chain Iagon runs on, in Egyptian Arabic: a Dynex line writes "blockchain" and scored first, Iagon's
+    own line (on Cardano) close behind it."""
+    aliases = AliasTable([AliasGroup("Iagon", ["Iagon", "إياغون", "اياغون", "ايجون"]), AliasGroup("Dynex", ["Dynex", "داينكس"])])
+    question = "عايز أعرف إياغون شغالة على أي بلوك تشين"
+    note = "Iagon هي سوق لامركزية للتخزين والحوسبة على كاردانو."
+    listing = ("- **Dynex**: بلوك تشين للحوسبة العصبية، يستخدم إثبات العمل المفيد للكفاءة.\n"
+               "- **OctaSpace**: سحابة حوسبة لامركزية تعمل على بلوك تشين خاص بها للذكاء الاصطناعي ومعالجة الصور.")
+    part = Part.of(analyze(question, question, aliases), np.asarray(cache.embeddings.embed_query(question)))
+    evidence = find_evidence([part], [note, listing], "ar", cache, min_z=4.0, cross_offset=1.0,
+                             headings=["Iagon (إياغون)", "السحابة كخدمة (IaaS)"])
+    assert evidence.units and evidence.units[0].text.startswith("Iagon")
+    assert all("Dynex" not in u.text for u in evidence.units)
 
 
 def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
@@ -279,7 +298,10 @@ def test_a_name_is_known_by_the_words_no_other_name_shares(cache: VectorCache) -
     question = "Compare Akash Network and Render Network: which chain does each use?"
     analysis = analyze(question, question, aliases)
     assert {"render", "akash"} <= analysis.name_stems and not {"network", stem("شبكة")} & analysis.name_stems
-    assert aliases.identifying_terms(aliases.groups[2]) == {"akash"}  # every term shared: all kept
+    # "Akash" shares a whole spelling with "Akash Network": the same name, so "akash" stays Akash Network's own
+    assert {"akash", stem("أكاش")} <= analyze("ما هي شبكة أكاش؟", "ما هي شبكة أكاش؟", aliases).name_stems
+    generic = AliasTable([*aliases.groups, AliasGroup("Network", ["Network"])])
+    assert generic.identifying_terms(generic.groups[-1]) == {"network"}  # every term another name's too: all kept
     render = ("# Render Network (ريندر)\n\nRender Network is a decentralized GPU processing platform that focuses on both "
               "rendering and AI computing. It moved to Solana to improve performance and reduce costs.")
     ritual = ("- **Ritual**: شبكة بنية تحتية للذكاء الاصطناعي تدمج النماذج الذكاء الاصطناعي في بروتوكولات البلوك تشين. منصة "
