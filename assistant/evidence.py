@@ -347,8 +347,8 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         scores = scored.scores + ranks
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         floor = scores[order[0]] - KEEP_WITHIN
-        best = next((i for i in order if scores[i] >= floor and _about(part, units[i].stems | heading_stems[units[i].rank])),
-                    order[0])
+        about = [_about(part, u.stems | heading_stems[u.rank]) for u in units]
+        best = next((i for i in order if scores[i] >= floor and about[i]), order[0])
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
         for i in order:
@@ -356,7 +356,7 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
                 continue
             if len(picked) >= max_units or scores[i] < floor:
                 break
-            adds = part.focus and _about(part, units[i].stems | heading_stems[units[i].rank]) and bool((matches[:, i] & ~seen).any())
+            adds = part.focus and about[i] and bool((matches[:, i] & ~seen).any())
             if adds:
                 picked.append(i)
                 seen |= matches[:, i]
