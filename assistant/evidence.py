@@ -116,6 +116,7 @@ class Part:
     vector: np.ndarray  # query-side embedding of the part
     focus: tuple[str, ...]  # words the part asks about, as written (names removed)
     name_stems: frozenset[str]  # stems of the names it mentions that no other name shares (``AliasTable.identifying_terms``)
+    other_stems: frozenset[str] = frozenset()  # identifying stems of the documents' names it does not mention
     wants: str | None = None  # "number" | "date" when the part asks for one
     spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
     # language -> the vector moved toward it (``Retriever.moved_toward``): how sentences in it are lifted
@@ -124,7 +125,7 @@ class Part:
     @classmethod
     def of(cls, analysis: QueryAnalysis, vector: np.ndarray, moved: Mapping[str, np.ndarray] | None = None) -> Part:
         """The part a question (or one part of it) asks, from its analysis and its query vector."""
-        return cls(vector, analysis.focus, analysis.name_stems, analysis.wants, dict(analysis.spellings), dict(moved or {}))
+        return cls(vector, analysis.focus, analysis.name_stems, analysis.other_stems, analysis.wants, dict(analysis.spellings), dict(moved or {}))
 
 
 @dataclass
@@ -308,11 +309,13 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
     units = candidate_units(texts)
     if not units:
         return list(range(len(texts)))
-    scored = _score_units(part, units, cache.passages([u.text for u in units]), _heading_stems(headings, len(texts)),
+    heading_stems = _heading_stems(headings, len(texts))
+    scored = _score_units(part, units, cache.passages([u.text for u in units]), heading_stems,
                           language, cache, min_z, cross_offset, language_weight=0.0)
-    best = np.full(len(texts), -np.inf)
+    best = np.full(len(texts), -np.inf)  # a passage all of whose units are about another subject goes last
     for unit, score in zip(units, scored.scores, strict=True):
-        best[unit.rank] = max(best[unit.rank], float(score))
+        if not _elsewhere(part, unit.stems | heading_stems[unit.rank]):
+            best[unit.rank] = max(best[unit.rank], float(score))
     total = best + RERANK_RANK_WEIGHT / (1 + np.arange(len(texts)))
     return [int(i) for i in np.argsort(-total, kind="stable")]
 
@@ -349,6 +352,8 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         floor = scores[order[0]] - KEEP_WITHIN
         about = [_about(part, u.stems | heading_stems[u.rank]) for u in units]
         best = next((i for i in order if scores[i] >= floor and about[i]), order[0])
+        if not about[best] and _elsewhere(part, units[best].stems | heading_stems[units[best].rank]):
+            best = next((i for i in order if about[i]), best)
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
         for i in order:
@@ -468,9 +473,28 @@ def _about(part: Part, stems: frozenset[str]) -> bool:
     within ``KEEP_WITHIN`` of the top: "Iagon runs on which blockchain?" in
     dialect was quoted a Dynex line for its "blockchain" over Iagon's own
     "... على كاردانو"; with none that close, a passage may answer without
-    writing the name.
+    writing the name, unless the top unit is about another document's
+    subject (``_elsewhere``).
     """
     return not part.name_stems or bool(part.name_stems & stems)
+
+
+def _elsewhere(part: Part, stems: frozenset[str]) -> bool:
+    """Whether a unit (its ``stems``, with its passage's heading) is about another document's subject: the part
+    names something, and the unit names another document's name instead.
+
+    "Which blockchain does Aethir run on?" in dialect: a line of the article
+    saying "**Dynex**: a blockchain for ..." matched "blockchain" word for word
+    and outscored Aethir's own "... built on Arbitrum" by more than
+    ``KEEP_WITHIN``, so it was ranked first and quoted as the answer. Such a
+    unit neither counts toward its passage's rank (``rank_passages``) nor is
+    the best quote while a unit about the part's names is among the
+    candidates. A unit naming nothing (the article's general sentences) is
+    not elsewhere, nor one naming both ("CUDOS is similar to Akash").
+    Needs the optional alias data (front matter ``aliases``); without it no
+    unit is elsewhere.
+    """
+    return bool(part.name_stems) and not part.name_stems & stems and bool(part.other_stems & stems)
 
 
 def _dedupe(chosen: list[int], units: Sequence[Unit]) -> list[int]:

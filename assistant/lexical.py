@@ -78,6 +78,7 @@ class AliasGroup:
     canonical: str
     spellings: list[str]
     token_sets: list[frozenset[str]] = field(default_factory=list)
+    subject: bool = False  # the name of a document (its title with ``aliases``), not a term it uses
 
     def __post_init__(self) -> None:
         self.token_sets = [frozenset(t) for t in (words(s) for s in self.spellings) if t]
@@ -98,20 +99,27 @@ class AliasTable:
         self._long_words = sorted(w for w in vocabulary if len(w) >= TYPO_MIN_LETTERS)
         self._corrections: dict[str, str | None] = {}  # lives as long as this table (one store state)
         self._identifying: dict[tuple[str, ...], frozenset[str]] = {}
+        self._holders: dict[str, list[AliasGroup]] = {}  # index term -> the groups that have it
+        for group in self.groups:
+            for term in dict.fromkeys(group.terms):
+                self._holders.setdefault(term, []).append(group)
+        self._subject_terms: frozenset[str] | None = None
 
     @classmethod
     def from_metadatas(cls, metadatas: Iterable[dict]) -> AliasTable:
         """Build from chunk metadata: each document's title with its ``aliases`` and ``terms`` entries."""
         merged: dict[str, set[str]] = {}
+        subjects: set[str] = set()
         for meta in metadatas:
             aliases = [a.strip() for a in str(meta.get("aliases") or "").split(";") if a.strip()]
             if aliases:
                 merged.setdefault(str(meta.get("title")), set()).update(aliases)
+                subjects.add(str(meta.get("title")))
             for entry in str(meta.get("terms") or "").split("|"):
                 names = [a.strip() for a in entry.split(";") if a.strip()]
                 if len(names) > 1:
                     merged.setdefault(names[0], set()).update(names[1:])
-        return cls(AliasGroup(name, [name, *sorted(spellings)]) for name, spellings in merged.items())
+        return cls(AliasGroup(name, [name, *sorted(spellings)], subject=name in subjects) for name, spellings in merged.items())
 
     def correct(self, tokens: Sequence[str]) -> list[str]:
         """Map words one edit away from a known name word onto it ("Akahs" -> "akash")."""
@@ -154,10 +162,18 @@ class AliasTable:
         key = (group.canonical, *group.spellings)
         if key not in self._identifying:
             spellings = set(group.token_sets)
-            shared = {t for other in self.groups if not spellings & set(other.token_sets) for t in other.terms}
-            own = frozenset(t for t in group.terms if t not in shared)
+            own = frozenset(t for t in group.terms
+                            if all(spellings & set(other.token_sets) for other in self._holders.get(t, ())))
             self._identifying[key] = own or frozenset(group.terms)
         return self._identifying[key]
+
+    def subject_terms(self) -> frozenset[str]:
+        """The identifying terms of every document's name (``AliasGroup.subject``): what makes a sentence about
+        one document's subject. A ``terms`` entry (Solana, Kubernetes) names something documents use, not one
+        of their subjects."""
+        if self._subject_terms is None:
+            self._subject_terms = frozenset(t for g in self.groups if g.subject for t in self.identifying_terms(g))
+        return self._subject_terms
 
     def expand(self, text: str) -> list[str]:
         """Extra index terms for a query: every spelling of every name it mentions."""

@@ -65,6 +65,7 @@ class QueryAnalysis:
     language: Language
     names: tuple[str, ...] = ()  # canonical names mentioned (alias table, typo-tolerant)
     name_stems: frozenset[str] = frozenset()  # stems of those names' spellings that no other name shares
+    other_stems: frozenset[str] = frozenset()  # the same for the documents' names it does not mention (``subject_terms``)
     terms: tuple[str, ...] = ()  # index terms of the query, names expanded, typos mapped onto the index
     focus: tuple[str, ...] = ()  # words the question asks about, as written (names, function words removed)
     spellings: tuple[tuple[str, str], ...] = ()  # (focus word, indexed term one edit away) for words the index lacks
@@ -246,6 +247,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
     """Read a question (and its standalone ``query``) against the current store's names and index."""
     mentioned = aliases.mentions(query)
     name_stems = frozenset(t for g in mentioned for t in aliases.identifying_terms(g))
+    other_stems = aliases.subject_terms() - name_stems - {t for g in mentioned for t in g.terms}
     focus = focus_words(query, aliases)
     terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
@@ -256,6 +258,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
         language=detect_language(question),
         names=tuple(g.canonical for g in mentioned),
         name_stems=name_stems,
+        other_stems=other_stems,
         terms=expanded,
         focus=tuple(focus),
         spellings=index_spellings(focus, index),

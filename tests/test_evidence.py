@@ -49,6 +49,27 @@ def test_the_best_quote_for_a_part_that_names_something_names_it_when_one_scores
     assert all("Dynex" not in u.text for u in evidence.units)
 
 
+def test_a_line_about_another_documents_subject_neither_ranks_first_nor_is_quoted(cache: VectorCache) -> None:
+    """Asked which chain Aethir runs on, in Egyptian Arabic: the article's Dynex line writes "blockchain" word for word and
+    scores far above Aethir's own note ("... on Arbitrum"), beyond the distance that keeps a quote naming Aethir."""
+    aliases = AliasTable.from_metadatas([
+        {"title": "Aethir", "aliases": "إيثير;ايثير", "terms": "Arbitrum;أربيتروم"},
+        {"title": "Dynex", "aliases": "داينكس"}, {"title": "OctaSpace", "aliases": "أوكتاسبيس"},
+    ])
+    question = "إيثير دي شغالة على أنهي بلوك تشين؟"
+    listing = ("- **Dynex**: بلوك تشين للحوسبة العصبية، يستخدم إثبات العمل المفيد للكفاءة.\n"
+               "- **OctaSpace**: سحابة حوسبة لامركزية تعمل على بلوك تشين خاص بها للذكاء الاصطناعي.")
+    note = "Aethir هي بنية تحتية سحابية للألعاب والذكاء الاصطناعي تعتمد على Arbitrum."
+    analysis = analyze(question, question, aliases)
+    assert "dynex" in analysis.other_stems and not {"arbitrum", "aethir"} & analysis.other_stems  # a term is no subject
+    part = Part.of(analysis, np.asarray(cache.embeddings.embed_query(question)))
+    headings = ["مشاريع الحوسبة", "Aethir (إيثير)"]
+    assert rank_passages(part, [listing, note], "ar", cache, min_z=4.0, cross_offset=1.0, headings=headings)[0] == 1
+    evidence = find_evidence([part], [listing, note], "ar", cache, min_z=4.0, cross_offset=1.0, headings=headings)
+    assert evidence.units and evidence.units[0].text.startswith("Aethir")
+    assert all("Dynex" not in u.text for u in evidence.units)
+
+
 def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
     units = candidate_units([AKASH])
     strengths = word_strengths(["التسعير", "pricing", "founder"], units, cache)
