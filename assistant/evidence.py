@@ -292,7 +292,8 @@ def _heading_stems(headings: Sequence[str], passages: int) -> list[frozenset[str
 
 def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: VectorCache, *, min_z: float,
                   cross_offset: float = 0.0, headings: Sequence[str] = ()) -> list[int]:
-    """Passage indices, best first, by their best sentence plus the retriever's rank.
+    """Passage indices, best first, by their best sentence plus the retriever's rank (a sentence about another
+    document's subject does not count: ``_elsewhere``).
 
     A passage embedding averages everything the passage says; the question is
     usually answered by one sentence of it. Scoring sentences the way the
@@ -326,8 +327,9 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
 
     ``headings`` (title and section of each passage) tell which passage is
     about a name when its sentences only say "it".
-    Each part gets its best-scored unit; further units join when they score
-    close to the best and cover an asked-about word not covered yet. Coverage for the
+    Each part gets its best-scored unit, held to naming what the part names
+    (``_about``, ``_elsewhere``); further units join when they score close to
+    the top and cover an asked-about word not covered yet. Coverage for the
     answerability decision is over all candidate units: "the passages mention
     it", not only the quoted sentences.
     """
@@ -489,10 +491,13 @@ def _elsewhere(part: Part, stems: frozenset[str]) -> bool:
     ``KEEP_WITHIN``, so it was ranked first and quoted as the answer. Such a
     unit neither counts toward its passage's rank (``rank_passages``) nor is
     the best quote while a unit about the part's names is among the
-    candidates. A unit naming nothing (the article's general sentences) is
-    not elsewhere, nor one naming both ("CUDOS is similar to Akash").
-    Needs the optional alias data (front matter ``aliases``); without it no
-    unit is elsewhere.
+    candidates, however low that one scores (the top passages are few, and a
+    unit under the asked name's heading is about it). A unit naming nothing
+    (the article's general sentences) is not elsewhere, nor one naming both
+    ("CUDOS is similar to Akash"). Another document's name is one of its
+    one-word spellings that no other name has (``AliasTable.subject_terms``).
+    Needs the optional alias data (front
+    matter ``aliases``); without it no unit is elsewhere.
     """
     return bool(part.name_stems) and not part.name_stems & stems and bool(part.other_stems & stems)
 

@@ -159,20 +159,30 @@ class AliasTable:
         Network", "Akash") is the same name, not another. A name all of whose
         terms another name has too keeps them all.
         """
+        return self._own_terms(group) or frozenset(group.terms)
+
+    def _own_terms(self, group: AliasGroup) -> frozenset[str]:
+        """The group's terms that every group holding them shares a whole spelling with (may be none)."""
         key = (group.canonical, *group.spellings)
         if key not in self._identifying:
             spellings = set(group.token_sets)
-            own = frozenset(t for t in group.terms
-                            if all(spellings & set(other.token_sets) for other in self._holders.get(t, ())))
-            self._identifying[key] = own or frozenset(group.terms)
+            self._identifying[key] = frozenset(t for t in group.terms
+                                               if all(spellings & set(other.token_sets) for other in self._holders.get(t, ())))
         return self._identifying[key]
 
     def subject_terms(self) -> frozenset[str]:
-        """The identifying terms of every document's name (``AliasGroup.subject``): what makes a sentence about
-        one document's subject. A ``terms`` entry (Solana, Kubernetes) names something documents use, not one
-        of their subjects."""
+        """The words that make a sentence about one document's subject: each document name's
+        (``AliasGroup.subject``) one-word spellings that no other name has.
+
+        A word that is only part of a spelling may be an ordinary word ("cloud" of Nuco.cloud, "AI" of
+        NetMind.AI, نيت of ايو نيت); a name with no word of its own gives none here, though
+        ``identifying_terms`` falls back to all its words; a ``terms`` entry (Solana, Kubernetes) names
+        something documents use, not one of their subjects.
+        """
         if self._subject_terms is None:
-            self._subject_terms = frozenset(t for g in self.groups if g.subject for t in self.identifying_terms(g))
+            whole = {found[0] for g in self.groups if g.subject for s in g.spellings
+                     if len(s.split()) == 1 and (found := terms(s))}
+            self._subject_terms = frozenset(t for g in self.groups if g.subject for t in self._own_terms(g) if t in whole)
         return self._subject_terms
 
     def expand(self, text: str) -> list[str]:

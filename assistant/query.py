@@ -247,9 +247,9 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
     """Read a question (and its standalone ``query``) against the current store's names and index."""
     mentioned = aliases.mentions(query)
     name_stems = frozenset(t for g in mentioned for t in aliases.identifying_terms(g))
-    other_stems = aliases.subject_terms() - name_stems - {t for g in mentioned for t in g.terms}
     focus = focus_words(query, aliases)
     terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
+    other_stems = aliases.subject_terms() - name_stems - {t for g in mentioned for t in g.terms}
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
     parts, comparison = split_parts(query, aliases)
     return QueryAnalysis(

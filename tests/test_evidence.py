@@ -70,6 +70,19 @@ def test_a_line_about_another_documents_subject_neither_ranks_first_nor_is_quote
     assert all("Dynex" not in u.text for u in evidence.units)
 
 
+def test_another_documents_name_is_its_own_one_word_spelling_not_a_word_of_it() -> None:
+    """Nuco.cloud's "cloud" and NetMind.AI's "AI" are ordinary words too: a line saying "cloud" is not about Nuco.cloud."""
+    aliases = AliasTable.from_metadatas([
+        {"title": "Nuco.cloud", "aliases": "نوكو كلاود"}, {"title": "NetMind.AI", "aliases": "نت مايند"},
+        {"title": "Aethir", "aliases": "إيثير"}, {"title": "Render", "aliases": "ريندر"},
+    ])
+    subjects = aliases.subject_terms()
+    assert {"nuco.cloud", "netmind.ai", "aethir", "render", "ريندر"} <= subjects
+    assert not {"cloud", "ai", "nuco", "كلاود", "نت"} & subjects
+    analysis = analyze("Does Aethir run a cloud for AI?", "Does Aethir run a cloud for AI?", aliases)
+    assert {"nuco.cloud", "render"} <= analysis.other_stems and not {"aethir", "cloud", "ai"} & analysis.other_stems
+
+
 def test_same_stem_is_exact_and_a_translation_stands_out(cache: VectorCache) -> None:
     units = candidate_units([AKASH])
     strengths = word_strengths(["التسعير", "pricing", "founder"], units, cache)
