@@ -138,7 +138,7 @@ def test_a_sentence_in_another_language_is_not_outranked_for_its_language(cache:
 def test_quantity_questions_prefer_the_sentence_that_gives_one(cache: VectorCache) -> None:
     text = "Nvidia makes GPUs for AI. Its stock rose eightfold in 2023 as demand grew. It is based in California."
     vector = np.asarray(cache.embeddings.embed_query("When did Nvidia's stock rise?"))
-    evidence = find_evidence([Part(vector, ("stock", "rise"), frozenset(), "date")], [text], "en", cache, min_z=4.0)
+    evidence = find_evidence([Part(vector, ("stock", "rise"), frozenset(), wants="date")], [text], "en", cache, min_z=4.0)
     assert "2023" in evidence.units[0].text and evidence.gives_quantity
 
 
