@@ -116,7 +116,7 @@ class Part:
     vector: np.ndarray  # query-side embedding of the part
     focus: tuple[str, ...]  # words the part asks about, as written (names removed)
     name_stems: frozenset[str]  # stems of the names it mentions that no other name shares (``AliasTable.identifying_terms``)
-    other_stems: frozenset[str] = frozenset()  # identifying stems of the documents' names it does not mention
+    other_stems: frozenset[str] = frozenset()  # other documents' names it does not mention (``AliasTable.subject_terms``)
     wants: str | None = None  # "number" | "date" when the part asks for one
     spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
     # language -> the vector moved toward it (``Retriever.moved_toward``): how sentences in it are lifted
@@ -496,8 +496,8 @@ def _elsewhere(part: Part, stems: frozenset[str]) -> bool:
     (the article's general sentences) is not elsewhere, nor one naming both
     ("CUDOS is similar to Akash"). Another document's name is one of its
     one-word spellings that no other name has (``AliasTable.subject_terms``).
-    Needs the optional alias data (front
-    matter ``aliases``); without it no unit is elsewhere.
+    Needs the optional alias data (front matter ``aliases``); without it no
+    unit is elsewhere.
     """
     return bool(part.name_stems) and not part.name_stems & stems and bool(part.other_stems & stems)
 
