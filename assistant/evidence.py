@@ -354,7 +354,7 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         floor = scores[order[0]] - KEEP_WITHIN
         about = [_about(part, u.stems | heading_stems[u.rank]) for u in units]
         best = next((i for i in order if scores[i] >= floor and about[i]), order[0])
-        if not about[best] and _elsewhere(part, units[best].stems | heading_stems[units[best].rank]):
+        if _elsewhere(part, units[best].stems | heading_stems[units[best].rank]):
             best = next((i for i in order if about[i]), best)
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
@@ -499,7 +499,7 @@ def _elsewhere(part: Part, stems: frozenset[str]) -> bool:
     Needs the optional alias data (front matter ``aliases``); without it no
     unit is elsewhere.
     """
-    return bool(part.name_stems) and not part.name_stems & stems and bool(part.other_stems & stems)
+    return not _about(part, stems) and bool(part.other_stems & stems)
 
 
 def _dedupe(chosen: list[int], units: Sequence[Unit]) -> list[int]:

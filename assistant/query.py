@@ -249,7 +249,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
     name_stems = frozenset(t for g in mentioned for t in aliases.identifying_terms(g))
     focus = focus_words(query, aliases)
     terms_ = [index.correct(t) for t in terms(query)] if index is not None else terms(query)
-    other_stems = aliases.subject_terms() - name_stems - {t for g in mentioned for t in g.terms}
+    other_stems = aliases.subject_terms() - {t for g in mentioned for t in g.terms}  # name_stems are among those terms
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
     parts, comparison = split_parts(query, aliases)
     return QueryAnalysis(
