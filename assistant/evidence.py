@@ -303,6 +303,11 @@ def _heading_stems(headings: Sequence[str], passages: int) -> list[frozenset[str
     return [frozenset(stem(w) for w in words(h)) for h in headings][:passages] + [frozenset()] * max(0, passages - len(headings))
 
 
+def _with_headings(units: Sequence[Unit], heading_stems: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+    """Each unit's stems with its passage's heading's: what a unit is about when it only says "it" (``_about``)."""
+    return [u.stems | heading_stems[u.rank] for u in units]
+
+
 def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: VectorCache, *, min_z: float,
                   cross_offset: float = 0.0, headings: Sequence[str] = ()) -> list[int]:
     """Passage indices, best first, by their best sentence plus the retriever's rank (a sentence about another
@@ -327,8 +332,8 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
     scored = _score_units(part, units, cache.passages([u.text for u in units]), heading_stems,
                           language, cache, min_z, cross_offset, language_weight=0.0)
     best = np.full(len(texts), -np.inf)  # a passage all of whose units are about another subject goes last
-    for unit, score in zip(units, scored.scores, strict=True):
-        if not _elsewhere(part, unit.stems | heading_stems[unit.rank]):
+    for unit, read, score in zip(units, _with_headings(units, heading_stems), scored.scores, strict=True):
+        if not _elsewhere(part, read):
             best[unit.rank] = max(best[unit.rank], float(score))
     total = best + RERANK_RANK_WEIGHT / (1 + np.arange(len(texts)))
     return [int(i) for i in np.argsort(-total, kind="stable")]
@@ -354,6 +359,7 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
     unit_vectors = cache.passages([u.text for u in units])
     heading_stems = _heading_stems(headings, len(texts))
     ranks = RANK_WEIGHT / (1 + np.array([u.rank for u in units]))
+    reads = _with_headings(units, heading_stems)
     chosen: list[int] = []
     covered_all: dict[str, bool] = {}
     for part in parts:
@@ -365,9 +371,9 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         scores = scored.scores + ranks
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         floor = scores[order[0]] - KEEP_WITHIN
-        about = [_about(part, u.stems | heading_stems[u.rank]) for u in units]
+        about = [_about(part, read) for read in reads]
         best = next((i for i in order if scores[i] >= floor and about[i]), order[0])
-        if _elsewhere(part, units[best].stems | heading_stems[units[best].rank]):
+        if _elsewhere(part, reads[best]):
             best = next((i for i in order if about[i]), best)
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
