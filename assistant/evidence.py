@@ -238,38 +238,25 @@ def word_matches(focus: Sequence[str], units: Sequence[Unit], cache: VectorCache
     return word_strengths(focus, units, cache, cross_offset) >= min_z
 
 
-def _semantic(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, language: Language) -> np.ndarray:
+def _semantic(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray) -> np.ndarray:
     """Similarity of each unit to the question, standardized among the candidates.
 
     e5 scores a sentence in the question's own language above an equally
     good one in the other, so among an English question's candidates the
     English paragraphs of bilingual passages won the rerank over the Arabic
     sentence that answers it. Sentences in another language are lifted by
-    that gap, so the languages meet on equal footing; within a language the
-    order stays the question's own (ordering Arabic sentences by the moved
-    vector itself lost on the XQuAD dev split, English over Arabic, recall@1
-    0.766 -> 0.748). Where the candidates hold sentences with their
-    translation (bilingual passages, ``translation_of``), the gap is measured
-    on those pairs: the same words in two languages, their similarities to
-    the question differ by the language alone (qa dev: recall@1, English
-    0.826 -> 0.848, Arabic 0.908 -> 0.923). Otherwise it is estimated by
     what moving the question toward that language (``part.moved``, the
-    shift dense retrieval uses) gains the sentences on average, which came
-    out smaller where both could be measured (three dev questions: 0.022,
-    0.027 and 0.010 against pair gaps of 0.027, 0.056 and 0.029). Without
-    ``part.moved`` (quoting) or with one language among the candidates,
-    nothing is lifted.
+    shift dense retrieval uses) gains them on average: the languages meet on
+    equal footing, and within a language the order stays the question's own
+    (ordering Arabic sentences by the moved vector itself lost on the XQuAD
+    dev split, English over Arabic, recall@1 0.766 -> 0.748). With one
+    language among the candidates the lift is the same for all: no change.
     """
     sims = unit_vectors @ part.vector
-    pair_gaps: dict[str, list[float]] = {}
-    for i, unit in enumerate(units):
-        if unit.language in part.moved and (pair := translation_of(i, units, unit_vectors, language)):
-            pair_gaps.setdefault(unit.language, []).append(float(sims[pair].mean() - sims[i]))
-    for other, moved in part.moved.items():
-        mask = np.array([u.language == other for u in units])
+    for language, moved in part.moved.items():
+        mask = np.array([u.language == language for u in units])
         if mask.any():
-            gaps = pair_gaps.get(other)
-            sims[mask] += float(np.mean(gaps)) if gaps else float((unit_vectors[mask] @ moved - sims[mask]).mean())
+            sims[mask] += float((unit_vectors[mask] @ moved - sims[mask]).mean())
     spread = float(sims.std())
     return (sims - sims.mean()) / spread if spread > 1e-6 else np.zeros_like(sims)
 
@@ -293,7 +280,7 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
     names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0
                       for u in units])
     quantities = np.array([u.gives_quantity for u in units], dtype=float)
-    scores = (_semantic(part, units, unit_vectors, language) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
+    scores = (_semantic(part, units, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
               + language_weight * np.array([u.language == language for u in units], dtype=float)
               + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
     return _Scored(scores, strengths, matches)
