@@ -1,4 +1,4 @@
-"""Command line: ``python -m assistant {ingest,retrieve,eval,ask}``.
+"""Command line: ``python -m assistant {ingest,retrieve,eval,compare,ask}``.
 
 Each subcommand parses its flags into Settings overrides and calls one
 function of the package, so the CLI, ``ingest.py`` and ``app.py`` share code.
@@ -104,6 +104,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from assistant.evaluation import compare_reports, format_comparison
+
+    reports = []
+    for name in (args.before, args.after):
+        path = Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"report not found: {path}")
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not an `eval --json` report ({exc.msg})") from exc
+        if not isinstance(report, dict) or not isinstance(report.get("questions"), list):
+            raise ValueError(f"{path}: not an `eval --json` report (no \"questions\" list)")
+        reports.append(report)
+    diff = compare_reports(*reports)
+    if args.json:
+        _dump(diff)
+        return 0
+    print(format_comparison(diff, listed=args.list))
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.answer import answer_stream, build_assistant
 
@@ -164,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", dest="store_dir")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="two `eval --json` reports side by side, question by question")
+    p.add_argument("before", help="report of the run before the change")
+    p.add_argument("after", help="report of the run after it")
+    p.add_argument("--list", action="store_true", help="also list each question whose answer, status, rank or quote changed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")

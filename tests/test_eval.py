@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assistant.evaluation import contains_all, first_relevant_rank, load_question_set, metrics, question_kind, run_eval
+from assistant.evaluation import (compare_reports, contains_all, first_relevant_rank, format_comparison, load_question_set, metrics,
+                                  question_kind, run_eval)
 from assistant.text import words
 from conftest import ROOT
 
@@ -97,8 +98,9 @@ def test_eval_cli_json(built_settings, tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True, cwd=ROOT)
     data = json.loads(out.stdout)
     assert set(data) == {"summary", "questions"} and data["summary"]["overall"]["recall@1"] == 1.0
-    assert {"id", "query", "status", "reason", "answer", "results"} <= set(data["questions"][0])
+    assert {"id", "lang", "kind", "answerable", "query", "status", "reason", "answer", "results"} <= set(data["questions"][0])
     assert data["questions"][0]["status"] in {"answered", "unsure", "refused"}
+    assert (data["questions"][0]["lang"], data["questions"][0]["answerable"]) == ("en", True)
 
 
 def test_eval_cli_ingests_another_corpus_into_a_temporary_store(tmp_path: Path) -> None:
@@ -117,3 +119,61 @@ def test_eval_cli_ingests_another_corpus_into_a_temporary_store(tmp_path: Path) 
     assert data["questions"][0]["rank"] == 1 and data["questions"][0]["status"] != "refused"
     assert not (tmp_path / "unused").exists()
     assert {"id", "score", "text"} <= set(data["questions"][0]["results"][0])
+
+
+def _row(qid: str, question: str, rank: int | None, status: str = "answered", *, lang: str | None = None,
+         answerable: bool | None = True, quotes: bool | None = True, answer: str = "a") -> dict:
+    row = {"id": qid, "question": question, "rank": rank, "status": status, "quotes_fact": quotes, "cites_fact": quotes, "answer": answer}
+    if lang is not None:
+        row["lang"] = lang
+    if answerable is not None:
+        row["answerable"] = answerable
+    return row
+
+
+def test_compare_reports_counts_changes_and_their_uncertainty() -> None:
+    """30 of 40 English questions move from rank 2 to rank 1, 10 Arabic ones stay: the English gain comes with
+    an interval clear of zero, the Arabic one is exactly zero; status moves are counted per group."""
+    before = [_row(f"e{i}", "What is it?", 2, lang="en") for i in range(40)]
+    after = [_row(f"e{i}", "What is it?", 1 if i < 30 else 2, lang="en", answer="b" if i < 30 else "a") for i in range(40)]
+    before += [_row(f"a{i}", "ما هو؟", 1, lang="ar") for i in range(10)]
+    after += [_row(f"a{i}", "ما هو؟", 1, lang="ar", status="unsure" if i == 0 else "answered") for i in range(10)]
+    before.append(_row("u", "What is the capital of France?", None, "refused", lang="en", answerable=False, quotes=None))
+    after.append(_row("u", "What is the capital of France?", None, "unsure", lang="en", answerable=False, quotes=None))
+    before.append(_row("gone", "Only before?", 1, lang="en"))
+    diff = compare_reports({"questions": before}, {"questions": after})
+    assert (diff["questions"], diff["only_before"], diff["only_after"]) == (51, 1, 0)
+    en, ar = diff["by_lang"]["en"], diff["by_lang"]["ar"]
+    assert en["n"] == 40 and en["recall@1"]["diff"] == 0.75 and (en["recall@1"]["better"], en["recall@1"]["worse"]) == (30, 0)
+    assert 0.5 < en["recall@1"]["ci95"][0] <= 0.75 <= en["recall@1"]["ci95"][1] <= 1.0
+    assert en["mrr"]["before"] == 0.5 and en["mrr"]["after"] == 0.875
+    assert ar["recall@1"]["diff"] == 0.0 and ar["recall@1"]["ci95"] == [0.0, 0.0]
+    assert diff["status"] == {"answerable": {"answered -> unsure": 1}, "unanswerable": {"refused -> unsure": 1}}
+    assert len(diff["changed"]) == 32 and sum(c["answer_changed"] for c in diff["changed"]) == 30
+    table = format_comparison(diff, listed=True)
+    assert "recall@1" in table and "answered -> unsure 1" in table and "a0: status answered -> unsure" in table
+
+
+def test_compare_reports_of_an_older_format_read_the_language_from_the_script() -> None:
+    """Reports written before rows carried "lang" and "answerable": Arabic script is Arabic, and a question no
+    run found or quoted anything for is not counted in recall."""
+    before = [_row("x", "ما هو أكاش؟", 2, answerable=None), _row("y", "What is Akash?", 1, answerable=None),
+              _row("z", "Capital of France?", None, "refused", answerable=None, quotes=None)]
+    after = [_row("x", "ما هو أكاش؟", 1, answerable=None), _row("y", "What is Akash?", 1, answerable=None),
+             _row("z", "Capital of France?", None, "refused", answerable=None, quotes=None)]
+    diff = compare_reports({"questions": before}, {"questions": after})
+    assert diff["by_lang"]["ar"]["n"] == 1 and diff["by_lang"]["ar"]["recall@1"]["diff"] == 1.0
+    assert diff["by_lang"]["en"]["n"] == 1 and diff["by_lang"]["en"]["recall@1"]["diff"] == 0.0
+
+
+def test_compare_cli(tmp_path: Path) -> None:
+    before, after, broken = tmp_path / "before.json", tmp_path / "after.json", tmp_path / "broken.json"
+    before.write_text(json.dumps({"questions": [_row("q", "What is Akash?", 3, lang="en")]}), encoding="utf-8")
+    after.write_text(json.dumps({"questions": [_row("q", "What is Akash?", 1, lang="en")]}), encoding="utf-8")
+    broken.write_text("{not json", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(after), "--json"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    data = json.loads(out.stdout)
+    assert data["by_lang"]["en"]["mrr"]["before"] == 0.3333 and data["by_lang"]["en"]["mrr"]["after"] == 1.0
+    failed = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(broken)], capture_output=True, text=True, cwd=ROOT)
+    assert failed.returncode == 1 and "broken.json: not an `eval --json` report" in failed.stderr
