@@ -113,13 +113,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise FileNotFoundError(f"report not found: {path}")
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not an `eval --json` report ({exc.msg})") from exc
-        if not isinstance(report, dict) or not isinstance(report.get("questions"), list):
-            raise ValueError(f"{path}: not an `eval --json` report (no \"questions\" list)")
-        reports.append(report)
-    diff = compare_reports(*reports)
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not an `eval --json` report ({exc})") from exc
+    diff = compare_reports(*reports, names=(args.before, args.after))
     if args.json:
         _dump(diff)
         return 0
@@ -191,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="two `eval --json` reports side by side, question by question")
     p.add_argument("before", help="report of the run before the change")
     p.add_argument("after", help="report of the run after it")
-    p.add_argument("--list", action="store_true", help="also list each question whose answer, status, rank or quote changed")
+    p.add_argument("--list", action="store_true", help="also list each question whose answer, status, rank, quote or citation changed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 

@@ -22,9 +22,11 @@ import hashlib
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.config import Settings
 from assistant.text import detect_language, normalize, words
@@ -183,7 +185,6 @@ def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assis
 
 def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     """What a default "chat with your docs" setup retrieves, scored with the same metric."""
-    import numpy as np
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from assistant.corpus import NOT_INDEXED, SUPPORTED_SUFFIXES
@@ -232,7 +233,8 @@ def format_report(summary: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines)
 
 
-def compare_reports(before: dict[str, Any], after: dict[str, Any], *, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+def compare_reports(before: dict[str, Any], after: dict[str, Any], *, resamples: int = 2000, seed: int = 0,
+                    names: tuple[str, str] = ("before", "after")) -> dict[str, Any]:
     """Two ``eval --json`` reports of the same questions, question by question: what changed, and whether more
     than the questions drawn could explain.
 
@@ -240,51 +242,94 @@ def compare_reports(before: dict[str, Any], after: dict[str, Any], *, resamples:
     that helps some questions and hurts others moves the figure either way by
     chance. So each language's difference comes with a 95% interval from a
     paired bootstrap (the questions resampled, each keeping its before and
-    after; ``seed`` fixed, so a report reads the same every time), beside the
-    counts of questions that went up and down. Statuses are counted as
-    transitions ("answered -> unsure"), answerable and unanswerable apart.
-    Questions are matched by id; reports written before rows carried
-    ``lang`` and ``answerable`` fall back to the question's script and to
-    whether either run found or quoted a gold passage.
+    after; one generator per language from ``seed`` and the language, so a
+    language's interval is the same whatever else the reports hold), beside
+    the counts of questions that went up and down. Quotes and cites are over
+    every answerable question, a refused answer counting as not quoting (the
+    report's summary leaves refused answers out): a change that refuses more
+    shows as a loss. Statuses are counted as transitions ("answered ->
+    unsure"), answerable and unanswerable apart. Questions are matched by id;
+    an id twice in a report, or one id asking two different questions, is an
+    error naming the report (``names``: the files, for the command line)
+    (the reports are not of the same set). Rows written before they
+    carried ``lang`` and ``answerable`` are read by ``_guessed``, and the
+    result says so (``guessed``).
     """
-    import numpy as np
-
-    old = {q["id"]: q for q in before["questions"]}
-    new = {q["id"]: q for q in after["questions"]}
+    if resamples < 1:
+        raise ValueError("resamples must be at least 1")
+    old, new = _rows_by_id(before, names[0]), _rows_by_id(after, names[1])
     common = [i for i in old if i in new]
-    rng = np.random.default_rng(seed)
-    by_lang: dict[str, list[str]] = {}
     for i in common:
-        by_lang.setdefault(old[i].get("lang") or detect_language(old[i]["question"]), []).append(i)
+        if old[i]["question"] != new[i]["question"]:
+            raise ValueError(f"id {i!r} asks two different questions: the reports are not of the same question set")
+    read = {i: _guessed(old[i], new[i]) for i in common}
     out: dict[str, Any] = {"questions": len(common), "only_before": len(old) - len(common), "only_after": len(new) - len(common),
+                           "guessed": any(guess for _, _, guess in read.values()),
                            "by_lang": {}, "status": {"answerable": {}, "unanswerable": {}}, "changed": []}
-    for lang, ids in sorted(by_lang.items()):
-        judged = [i for i in ids if _answerable(old[i], new[i])]
+    for lang in sorted({lang for lang, _, _ in read.values()}):
+        judged = [i for i in common if read[i][0] == lang and read[i][1]]
+        rng = np.random.default_rng([seed, *lang.encode("utf-8")])
+        draws = rng.integers(0, len(judged), size=(resamples, len(judged))) if len(judged) > 1 else None
         entry: dict[str, Any] = {"n": len(judged)}
-        for name, value in (("recall@1", _hit), ("mrr", _reciprocal)):
-            entry[name] = _paired([value(old[i]) for i in judged], [value(new[i]) for i in judged], rng, resamples)
-        for key in ("quotes_fact", "cites_fact"):
-            both = [i for i in judged if old[i].get(key) is not None and new[i].get(key) is not None]
-            if both:
-                entry[key] = _paired([float(old[i][key]) for i in both], [float(new[i][key]) for i in both], rng, resamples)
+        for name, value in (("recall@1", _hit), ("mrr", _reciprocal), ("quotes_fact", _quoted("quotes_fact")),
+                            ("cites_fact", _quoted("cites_fact"))):
+            entry[name] = _paired([value(old[i]) for i in judged], [value(new[i]) for i in judged], draws)
         out["by_lang"][lang] = entry
+    fields = ("status", "rank", "quotes_fact", "cites_fact")
     for i in common:
         a, b = old[i], new[i]
-        group = "answerable" if _answerable(a, b) else "unanswerable"
+        group = "answerable" if read[i][1] else "unanswerable"
         if a["status"] != b["status"]:
             move = f"{a['status']} -> {b['status']}"
             out["status"][group][move] = out["status"][group].get(move, 0) + 1
-        fields = ("answer", "status", "rank", "quotes_fact")
-        if any(a.get(f) != b.get(f) for f in fields):
-            out["changed"].append({"id": i, "question": a["question"], **{f"{f}": [a.get(f), b.get(f)] for f in fields[1:]},
+        if a.get("answer") != b.get("answer") or any(a.get(f) != b.get(f) for f in fields):
+            out["changed"].append({"id": i, "question": a["question"], **{f: [a.get(f), b.get(f)] for f in fields},
                                    "answer_changed": a.get("answer") != b.get("answer")})
     return out
 
 
-def _answerable(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    if "answerable" in a:
-        return bool(a["answerable"])
-    return any(q.get("rank") is not None or q.get("quotes_fact") is not None for q in (a, b))
+def _rows_by_id(report: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """A report's rows by id, each checked for what the comparison reads; a bad row is an error naming it."""
+    rows = report.get("questions") if isinstance(report, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError(f"{name}: not an `eval --json` report (no \"questions\" list)")
+    out: dict[str, dict[str, Any]] = {}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("question"), str):
+            raise ValueError(f"{name}: question {number} needs an \"id\" and a \"question\" string")
+        if row.get("status") not in STATUSES:
+            raise ValueError(f"{name}: question {row['id']!r} has no status among {', '.join(STATUSES)}")
+        rank = row.get("rank")
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+            raise ValueError(f"{name}: question {row['id']!r} has rank {rank!r} (a positive integer or null)")
+        if row["id"] in out:
+            raise ValueError(f"{name}: id {row['id']!r} appears twice (sets joined without ids are numbered per file)")
+        out[row["id"]] = row
+    return out
+
+
+def _guessed(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, bool, bool]:
+    """(language, answerable, whether either was guessed) of a question from its two rows.
+
+    Rows of reports written before they carried them have neither field;
+    then the language is the question's script (a mixed question may land
+    in the other language than its set said) and a question counts as
+    answerable when either run found a gold passage or judged its quote
+    (an answerable question neither run found and both refused is missed).
+    """
+    values = []
+    for key in ("lang", "answerable"):
+        known = {row[key] for row in (a, b) if key in row}
+        if len(known) > 1:
+            raise ValueError(f"question {a['id']!r}: the reports disagree on its {key} ({', '.join(map(str, sorted(known, key=str)))})")
+        values.append(known.pop() if known else None)
+    lang, answerable = values
+    guessed = lang is None or answerable is None
+    if lang is None:
+        lang = detect_language(a["question"])
+    if answerable is None:
+        answerable = any(row.get("rank") is not None or row.get("quotes_fact") is not None for row in (a, b))
+    return str(lang), bool(answerable), guessed
 
 
 def _hit(row: dict[str, Any]) -> float:
@@ -295,32 +340,40 @@ def _reciprocal(row: dict[str, Any]) -> float:
     return 1.0 / row["rank"] if row.get("rank") else 0.0
 
 
-def _paired(before: Sequence[float], after: Sequence[float], rng: Any, resamples: int) -> dict[str, Any]:
-    """Means before and after, their difference with a 95% paired-bootstrap interval, questions up and down."""
-    import numpy as np
+def _quoted(key: str) -> Callable[[dict[str, Any]], float]:
+    return lambda row: float(bool(row.get(key)))  # refused (None) counts as not quoting
 
+
+def _paired(before: Sequence[float], after: Sequence[float], draws: np.ndarray | None) -> dict[str, Any]:
+    """Means before and after, their difference with a 95% paired-bootstrap interval (``draws``: resampled
+    question indices; None under two questions, where no interval means anything), questions up and down."""
     x, y = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
     if not len(x):
         return {"before": None, "after": None, "diff": None, "ci95": None, "better": 0, "worse": 0}
     diffs = y - x
-    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
+    interval = None
+    if draws is not None:
+        low, high = np.percentile(diffs[draws].mean(axis=1), [2.5, 97.5])
+        interval = [round(float(low), 4), round(float(high), 4)]
     return {"before": round(float(x.mean()), 4), "after": round(float(y.mean()), 4), "diff": round(float(diffs.mean()), 4),
-            "ci95": [round(float(low), 4), round(float(high), 4)], "better": int((diffs > 0).sum()), "worse": int((diffs < 0).sum())}
+            "ci95": interval, "better": int((diffs > 0).sum()), "worse": int((diffs < 0).sum())}
 
 
 def format_comparison(diff: dict[str, Any], listed: bool = False) -> str:
     """The comparison as a table for people; ``listed`` adds one line per changed question."""
     answers = sum(c["answer_changed"] for c in diff["changed"])
     lines = [f"{diff['questions']} questions in both reports (only before {diff['only_before']}, only after {diff['only_after']})"
-             f" · {answers} answers changed", ""]
-    lines.append(f"{'lang':<6}{'n':>5}  {'metric':<12}{'before':>8}{'after':>8}{'diff':>9}  {'95% interval':<20}{'up':>5}{'down':>6}")
+             f" · {answers} answers changed"]
+    if diff.get("guessed"):
+        lines.append("(rows without \"lang\" or \"answerable\", from an older report: language read from the script, "
+                     "answerable guessed)")
+    lines += ["", f"{'lang':<6}{'n':>5}  {'metric':<12}{'before':>8}{'after':>8}{'diff':>9}  {'95% interval':<20}{'up':>5}{'down':>6}"]
     for lang, entry in diff["by_lang"].items():
         for name in ("recall@1", "mrr", "quotes_fact", "cites_fact"):
             m = entry.get(name)
             if not m or m["diff"] is None:
                 continue
-            interval = f"[{m['ci95'][0]:+.3f}, {m['ci95'][1]:+.3f}]"
+            interval = f"[{m['ci95'][0]:+.3f}, {m['ci95'][1]:+.3f}]" if m["ci95"] else "-"
             lines.append(f"{lang:<6}{entry['n']:>5}  {name:<12}{m['before']:>8.3f}{m['after']:>8.3f}{m['diff']:>+9.3f}  {interval:<20}"
                          f"{m['better']:>5}{m['worse']:>6}")
     for group, moves in diff["status"].items():
@@ -331,6 +384,6 @@ def format_comparison(diff: dict[str, Any], listed: bool = False) -> str:
         lines.append("")
         for c in diff["changed"]:
             lines.append(f"{c['id']}: status {c['status'][0]} -> {c['status'][1]}, rank {c['rank'][0]} -> {c['rank'][1]}, "
-                         f"quotes {c['quotes_fact'][0]} -> {c['quotes_fact'][1]}{', answer changed' if c['answer_changed'] else ''}"
-                         f" · {c['question']}")
+                         f"quotes {c['quotes_fact'][0]} -> {c['quotes_fact'][1]}, cites {c['cites_fact'][0]} -> {c['cites_fact'][1]}"
+                         f"{', answer changed' if c['answer_changed'] else ''} · {c['question']}")
     return "\n".join(lines)

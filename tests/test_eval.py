@@ -162,8 +162,52 @@ def test_compare_reports_of_an_older_format_read_the_language_from_the_script() 
     after = [_row("x", "ما هو أكاش؟", 1, answerable=None), _row("y", "What is Akash?", 1, answerable=None),
              _row("z", "Capital of France?", None, "refused", answerable=None, quotes=None)]
     diff = compare_reports({"questions": before}, {"questions": after})
+    assert diff["guessed"] and "older report" in format_comparison(diff)
     assert diff["by_lang"]["ar"]["n"] == 1 and diff["by_lang"]["ar"]["recall@1"]["diff"] == 1.0
     assert diff["by_lang"]["en"]["n"] == 1 and diff["by_lang"]["en"]["recall@1"]["diff"] == 0.0
+    assert diff["by_lang"]["en"]["recall@1"]["ci95"] is None  # one question: no interval means anything
+    # refused in both and never found: guessed unanswerable, unless the newer report's row says otherwise
+    refused = _row("w", "What is Akash?", None, "refused", answerable=None, quotes=None)
+    assert "en" not in compare_reports({"questions": [refused]}, {"questions": [refused]})["by_lang"] or \
+        compare_reports({"questions": [refused]}, {"questions": [refused]})["by_lang"]["en"]["n"] == 0
+    newer = compare_reports({"questions": [refused]}, {"questions": [{**refused, "lang": "en", "answerable": True}]})
+    assert newer["by_lang"]["en"]["n"] == 1 and newer["by_lang"]["en"]["recall@1"]["before"] == 0.0
+
+
+def test_compare_agrees_with_the_reports_own_figures_and_counts_a_refusal_as_not_quoting() -> None:
+    """Recall and MRR as ``metrics`` computes them on the same rows; a quoted answer that becomes a refusal is a
+    lost quote (the summary, leaving refusals out, would not show it)."""
+    import random
+
+    rng = random.Random(3)
+    rows = [(f"q{i}", rng.choice([1, 2, 3, None]), rng.choice([1, None])) for i in range(60)]
+    before = [_row(q, "What?", r1, lang="en", quotes=r1 == 1) for q, r1, _ in rows]
+    after = [_row(q, "What?", r2, lang="en", quotes=r2 == 1) for q, _, r2 in rows]
+    diff = compare_reports({"questions": before}, {"questions": after})["by_lang"]["en"]
+    for report, side in ((before, "before"), (after, "after")):
+        expected = metrics([{**r, "answer_words": None} for r in report])
+        assert diff["recall@1"][side] == expected["recall@1"] and diff["mrr"][side] == expected["mrr"]
+    lost = compare_reports({"questions": [_row("r", "What?", 1, lang="en", quotes=True), _row("s", "What?", 1, lang="en", quotes=False)]},
+                           {"questions": [_row("r", "What?", 1, "refused", lang="en", quotes=None),
+                                          _row("s", "What?", 1, lang="en", quotes=False)]})
+    assert (lost["by_lang"]["en"]["quotes_fact"]["before"], lost["by_lang"]["en"]["quotes_fact"]["after"]) == (0.5, 0.0)
+    assert lost["by_lang"]["en"]["quotes_fact"]["worse"] == 1
+
+
+def test_compare_refuses_reports_of_different_sets_and_bad_rows() -> None:
+    import pytest
+
+    good = {"questions": [_row("q", "What is Akash?", 1, lang="en")]}
+    cases = [({"questions": [_row("q", "What is Render?", 1, lang="en")]}, "two different questions"),
+             ({"questions": [_row("q", "What is Akash?", 1, lang="en")] * 2}, "appears twice"),
+             ({"questions": [{"id": "q", "question": "What is Akash?", "rank": 1}]}, "no status"),
+             ({"questions": [_row("q", "What is Akash?", "1", lang="en")]}, "rank '1'"),
+             ({"questions": ["q"]}, "needs an \"id\""),
+             ({"questions": [_row("q", "What is Akash?", 1, lang="ar")]}, "disagree on its lang"),
+             ({"rows": []}, "no \"questions\" list")]
+    for after, message in cases:
+        with pytest.raises(ValueError, match=message):
+            compare_reports(good, after)
 
 
 def test_compare_cli(tmp_path: Path) -> None:
@@ -171,9 +215,16 @@ def test_compare_cli(tmp_path: Path) -> None:
     before.write_text(json.dumps({"questions": [_row("q", "What is Akash?", 3, lang="en")]}), encoding="utf-8")
     after.write_text(json.dumps({"questions": [_row("q", "What is Akash?", 1, lang="en")]}), encoding="utf-8")
     broken.write_text("{not json", encoding="utf-8")
+    undecodable = tmp_path / "latin1.json"
+    undecodable.write_bytes(b"{\"questions\": [\"\xe9\"]}")
+    duplicated = tmp_path / "twice.json"
+    duplicated.write_text(json.dumps({"questions": [_row("q", "What is Akash?", 1, lang="en")] * 2}), encoding="utf-8")
     out = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(after), "--json"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     data = json.loads(out.stdout)
     assert data["by_lang"]["en"]["mrr"]["before"] == 0.3333 and data["by_lang"]["en"]["mrr"]["after"] == 1.0
     failed = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(broken)], capture_output=True, text=True, cwd=ROOT)
     assert failed.returncode == 1 and "broken.json: not an `eval --json` report" in failed.stderr
+    for bad, message in ((undecodable, "latin1.json: not an `eval --json` report"), (duplicated, "twice.json: id 'q' appears twice")):
+        failed = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(bad)], capture_output=True, text=True, cwd=ROOT)
+        assert failed.returncode == 1 and message in failed.stderr and "Traceback" not in failed.stderr
