@@ -25,7 +25,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "These passages may not answer this ({reason}). Here is what comes closest:",
         "ar": "قد لا تجيب هذه المقاطع عن السؤال ({reason}). إليك أقرب ما وُجد:",
     },
-    "empty": {"en": "Please type a question.", "ar": "من فضلك اكتب سؤالًا."},
+    # an empty box has no language: both, each on its own line
+    "empty": {"en": "Please type a question.\nمن فضلك اكتب سؤالًا.", "ar": "من فضلك اكتب سؤالًا.\nPlease type a question."},
     "too_long": {
         "en": "The question is too long ({n} characters; the limit is {limit}). Please shorten it.",
         "ar": "السؤال طويل جدًا ({n} حرفًا، والحد {limit}). من فضلك اختصره.",

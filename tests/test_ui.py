@@ -87,6 +87,25 @@ def test_direction_per_paragraph_and_bdi_isolation() -> None:
     assert 'href="#src-m-1"' in arabic and "<bdi>أكاش</bdi>" in english
 
 
+def test_a_title_with_a_colon_is_one_isolate_and_a_list_of_names_is_not() -> None:
+    """An English refusal naming the Arabic article: the title and its subtitle, isolated apart, were laid out left
+    to right, subtitle first; names listed with commas keep the text's own order, each isolated alone."""
+    english = inline("The documents cover: لامركزية الذكاء الاصطناعي: نظرة عامة, Akash Network (شبكة أكاش).", "ltr")
+    assert "<bdi>لامركزية الذكاء الاصطناعي: نظرة عامة</bdi>," in english and "<bdi>شبكة أكاش</bdi>" in english
+    arabic = inline("يغطي المقال Decentralizing AI: An Overview، ومشاريع مثل Akash، Render - Solana و io.net.", "rtl")
+    assert "<bdi>Decentralizing AI: An Overview</bdi>،" in arabic
+    assert "<bdi>Akash</bdi>، <bdi>Render - Solana</bdi>" in arabic and "<bdi>io.net</bdi>." in arabic
+    assert inline("قال: نعم", "ltr") == "<bdi>قال: نعم</bdi>" and inline("Note:x", "rtl") == "<bdi>Note</bdi>:<bdi>x</bdi>"
+
+
+def test_a_markdown_image_in_a_passage_shows_its_alt_text() -> None:
+    from assistant.ui.render import render_passage
+
+    markup = render_passage('![لامركزية الذكاء الاصطناعي](https://example.org/cover.png "غلاف")\n\nحاليًا، يلعب التشفير دورًا.\n![](x.png)')
+    assert "https://" not in markup and "![" not in markup and "x.png" not in markup
+    assert "لامركزية الذكاء الاصطناعي" in markup and markup.count("<div") == 2
+
+
 def test_quote_list_items_get_their_own_direction() -> None:
     markup = render_text("From the sources:\n- Akash uses auctions [1]\n- تعتمد أكاش على المزاد العكسي [1]", "q", {1})
     items = [attrs.get("dir") for tag, attrs in Tags(markup).tags if tag == "li"]
@@ -115,8 +134,9 @@ def test_refusal_shows_no_sources_and_says_why() -> None:
     response = AnswerResponse(answer="The documents here do not cover this question.", language="en", backend="extractive",
                               status="refused", reason="off-topic: relevance -0.70 < 0.5", citations=[_citation(1, "x")])
     markup = render_response(response, "capital of France?", msg_id="r")
-    assert "<details" not in markup and "Sources" not in markup
+    assert 'class="src"' not in markup and "Sources" not in markup
     assert 'class="refusal"' in markup and "-0.70 &lt; 0.5" in markup and 'data-status="refused"' in markup
+    assert '<details class="why"><summary>Why · السبب</summary>' in markup and "<details class=\"why\" open" not in markup  # folded
 
 
 def test_unsure_answer_shows_its_notice_and_the_closest_passages() -> None:

@@ -203,15 +203,15 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
         gr.HTML(render_header(assistant.label, title, about))
         turns = gr.State([])
         chatbot = gr.Chatbot(
-            elem_id="chat", height=600, label="المحادثة · Chat",
+            elem_id="chat", height=600, label="المحادثة · Chat", show_label=False,  # its floating label covered the first message
             render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False,
             buttons=[], feedback_options=None, group_consecutive_messages=False,
             placeholder='<div dir="rtl" lang="ar">اكتب سؤالك بالأسفل أو جرّب أحد الأمثلة.</div>'
                         '<div dir="ltr" lang="en">Type a question below or try an example.</div>',
         )
         with gr.Row(equal_height=True):
-            box = gr.Textbox(placeholder="اكتب سؤالك… · Type your question…", show_label=False, scale=8,
-                             elem_id="question", max_lines=6, autofocus=True)
+            box = gr.Textbox(placeholder="اكتب سؤالك… · Type your question…", show_label=False, scale=8, min_width=300,
+                             elem_id="question", max_lines=6, autofocus=True)  # narrower screens: the buttons wrap below
             send = gr.Button("اسأل · Ask", variant="primary", scale=1, min_width=110, elem_id="ask")
             clear = gr.Button("مسح · Clear", scale=1, min_width=110, elem_id="clear")
         buttons = _example_buttons(profile.examples)

@@ -25,11 +25,18 @@ from assistant.text import Language, detect_language, normalize, stem, words
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 # A run of Latin words (io.net, Cosmos SDK, GPT-4) with no trailing punctuation,
 # so a sentence's final period stays outside the isolate, at the Arabic end.
+# A colon or a spaced dash between two words of the run keeps them one isolate: a
+# title and its subtitle ("لامركزية الذكاء الاصطناعي: نظرة عامة") split in two
+# isolates were laid out in the surrounding direction, subtitle first. Commas do
+# not join: a list of names keeps the reading order of the text around it.
+_JOINED = r"(?:[ \t]+|[ \t]*:[ \t]+|[ \t]+[-–—][ \t]+)"
 _LATIN_WORD = r"[A-Za-z][A-Za-z0-9_+#]*(?:[.\-/'’][A-Za-z0-9_+#]+)*"
-_LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:[ \t]+(?:{_LATIN_WORD}|[0-9]+(?:[.,][0-9]+)*))*")
+_LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:{_JOINED}(?:{_LATIN_WORD}|[0-9]+(?:[.,][0-9]+)*))*")
 _ARABIC_CHARS = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
 _ARABIC_WORD = rf"[{_ARABIC_CHARS}]+"
-_ARABIC_RUN = re.compile(rf"{_ARABIC_WORD}(?:[ \t]+{_ARABIC_WORD})*")
+_ARABIC_RUN = re.compile(rf"{_ARABIC_WORD}(?:{_JOINED}{_ARABIC_WORD})*")
+# A Markdown image in a passage (the article's cover picture) is shown as its alt text, not as syntax.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 # A word for highlighting: Arabic diacritics (تسعيرًا) belong to their word, so <mark> never splits one.
 _WORD_CHAR = r"(?:\w|[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed])"
 _TOKEN_SPLIT = re.compile(rf"({_WORD_CHAR}+(?:[.\-]{_WORD_CHAR}+)*)")
@@ -167,7 +174,9 @@ def render_passage(text: str, question: str = "", terms: set[str] | None = None)
         if not stripped:
             continue
         bullet = stripped.startswith(("- ", "* "))
-        body = stripped[2:] if bullet else stripped
+        body = _IMAGE.sub(lambda m: m.group(1), stripped[2:] if bullet else stripped).strip()
+        if not body:
+            continue
         d = direction(body)
         lines.append(f'<div dir="{d}" lang="{_lang(d)}">{"• " if bullet else ""}{inline(body, d, terms=terms)}</div>')
     return "".join(lines)
@@ -209,7 +218,8 @@ def render_response(response: AnswerResponse, question: str, show_sources: bool 
     css = "refusal" if response.refused else "answer"
     parts.append(f'<div class="{css}">{render_text(response.answer, msg_id, markers)}</div>')
     if response.refused and response.reason and response.reason not in QUIET_REASONS:
-        parts.append(f'<div class="why" dir="ltr">Why · السبب: {html.escape(response.reason)}</div>')
+        # the decision's own words and numbers, for whoever wants them; folded, since they are English and technical
+        parts.append(f'<details class="why"><summary>Why · السبب</summary><div dir="ltr" lang="en">{html.escape(response.reason)}</div></details>')
     if response.unsupported:
         label = "Not supported by the cited passages · غير مدعوم بالمصادر"
         sentences = "".join(f'<li dir="{direction(s)}">{inline(s, direction(s), markup=False)}</li>' for s in response.unsupported)
