@@ -225,6 +225,12 @@ def test_compare_cli(tmp_path: Path) -> None:
     assert data["by_lang"]["en"]["mrr"]["before"] == 0.3333 and data["by_lang"]["en"]["mrr"]["after"] == 1.0
     failed = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(broken)], capture_output=True, text=True, cwd=ROOT)
     assert failed.returncode == 1 and "broken.json: not an `eval --json` report" in failed.stderr
+    many_before, many_after = tmp_path / "many-before.json", tmp_path / "many-after.json"  # --list: more than a pipe holds
+    many_before.write_text(json.dumps({"questions": [_row(f"q{i}", f"What is project {i}?", 2, lang="en") for i in range(3000)]}))
+    many_after.write_text(json.dumps({"questions": [_row(f"q{i}", f"What is project {i}?", 1, lang="en") for i in range(3000)]}))
+    piped = subprocess.run(f"{sys.executable} -m assistant compare {many_before} {many_after} --list | head -c 1", shell=True,
+                           capture_output=True, text=True, cwd=ROOT)
+    assert piped.stdout and "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
     for bad, message in ((undecodable, "latin1.json: not an `eval --json` report"), (duplicated, "twice.json: id 'q' appears twice")):
         failed = subprocess.run([sys.executable, "-m", "assistant", "compare", str(before), str(bad)], capture_output=True, text=True, cwd=ROOT)
         assert failed.returncode == 1 and message in failed.stderr and "Traceback" not in failed.stderr
