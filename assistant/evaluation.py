@@ -87,6 +87,15 @@ def first_relevant_rank(results: Sequence[dict[str, Any]], gold_keywords: Sequen
     return None
 
 
+def _found_within(row: dict[str, Any], k: int) -> float:
+    """1.0 when the row's gold passage is among the first ``k`` (rank None: not found)."""
+    return float(row.get("rank") is not None and row["rank"] <= k)
+
+
+def _reciprocal(row: dict[str, Any]) -> float:
+    return 1.0 / row["rank"] if row.get("rank") else 0.0
+
+
 def metrics(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """recall@1/3/5, MRR and quote accuracy over answerable rows; each row has ``rank`` (None = not found)."""
     rows = [r for r in rows if r["answerable"]]
@@ -95,8 +104,8 @@ def metrics(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         return {"n": 0}
     out: dict[str, Any] = {"n": n}
     for k in (1, 3, 5):
-        out[f"recall@{k}"] = round(sum(1 for r in rows if r["rank"] is not None and r["rank"] <= k) / n, 4)
-    out["mrr"] = round(sum(1 / r["rank"] for r in rows if r["rank"]) / n, 4)
+        out[f"recall@{k}"] = round(sum(_found_within(r, k) for r in rows) / n, 4)
+    out["mrr"] = round(sum(_reciprocal(r) for r in rows) / n, 4)
     for key in ("quotes_fact", "cites_fact"):
         judged = [r for r in rows if r.get(key) is not None]
         if judged:
@@ -271,7 +280,7 @@ def compare_reports(before: dict[str, Any], after: dict[str, Any], *, resamples:
         rng = np.random.default_rng([seed, *lang.encode("utf-8")])
         draws = rng.integers(0, len(judged), size=(resamples, len(judged))) if len(judged) > 1 else None
         entry: dict[str, Any] = {"n": len(judged)}
-        for name, value in (("recall@1", _hit), ("mrr", _reciprocal), ("quotes_fact", _quoted("quotes_fact")),
+        for name, value in (("recall@1", lambda row: _found_within(row, 1)), ("mrr", _reciprocal), ("quotes_fact", _quoted("quotes_fact")),
                             ("cites_fact", _quoted("cites_fact"))):
             entry[name] = _paired([value(old[i]) for i in judged], [value(new[i]) for i in judged], draws)
         out["by_lang"][lang] = entry
@@ -332,12 +341,6 @@ def _guessed(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, bool, bool]:
     return str(lang), bool(answerable), guessed
 
 
-def _hit(row: dict[str, Any]) -> float:
-    return float(row.get("rank") == 1)
-
-
-def _reciprocal(row: dict[str, Any]) -> float:
-    return 1.0 / row["rank"] if row.get("rank") else 0.0
 
 
 def _quoted(key: str) -> Callable[[dict[str, Any]], float]:
