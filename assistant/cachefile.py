@@ -17,8 +17,9 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -38,14 +39,14 @@ def embedder_file(settings: Settings, stem: str, suffix: str) -> Path:
     return local_dir(settings) / f"{stem}-{name}{suffix}"
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bool:
-    """Write ``arrays`` to ``path`` through a temporary file renamed over it; a failure is logged, not raised."""
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> bool:
+    """Write ``path`` through a temporary file renamed over it, so no reader sees half of it; a failure is logged, not raised."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
+                write(handle)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -54,6 +55,11 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bool:
         log.warning("Could not save the cache file %s: %s", path, exc)
         return False
     return True
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bool:
+    """Write ``arrays`` to ``path`` atomically (``write_atomic``)."""
+    return write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def text_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

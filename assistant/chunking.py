@@ -15,6 +15,7 @@ stored vector of an unchanged text (``store.StoredVectors``).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -150,6 +151,11 @@ def chunk_document(
                 "end_line": start_line + body.count("\n"),
                 "language": chunk_language(body),
             }
+            if doc.kind != "text":  # lines are those of the converted text, not of the file: cite pages or nothing
+                metadata["kind"] = doc.kind
+            if doc.page_lines:
+                metadata["page_start"] = bisect.bisect_right(doc.page_lines, metadata["start_line"])
+                metadata["page_end"] = bisect.bisect_right(doc.page_lines, metadata["end_line"])
             if aliases:
                 metadata["aliases"] = aliases
             if terms:

@@ -64,6 +64,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
+    from assistant.grounding import Citation
     from assistant.retrieval import Retriever
 
     settings = load_settings(store_dir=args.store_dir, top_k=args.k, retrieval_mode=args.mode)
@@ -78,7 +79,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(f"relevance: {result.relevance:.2f} (standard deviations above off-topic questions)")
     for rank, hit in enumerate(result.hits, start=1):
         meta = hit.doc.metadata
-        print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or meta.get('title') or '-'} · lines {meta.get('start_line')}-{meta.get('end_line')}")
+        where = Citation.from_hit(rank, hit).locator()
+        print(f"\n[{rank}] score {hit.score:.4f} · {meta.get('source')} · {meta.get('section') or meta.get('title') or '-'}" + (f" · {where}" if where else ""))
         print(hit.text)
     return 0
 
@@ -153,7 +155,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if final.citations:
         print("\nSources:")
         for c in final.citations:
-            print(f"  [{c.marker}] {c.source} · {c.section or c.title or '-'} · lines {c.start_line}-{c.end_line}")
+            where = c.locator()
+            print(f"  [{c.marker}] {c.source} · {c.section or c.title or '-'}" + (f" · {where}" if where else ""))
     return 0
 
 

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # corpus and chunking
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of Markdown/text documents to index.")
-    max_file_mb: float = Field(5.0, description="Files larger than this are skipped with a warning.")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index: Markdown, text, PDF, Word (.docx), HTML.")
+    max_file_mb: float = Field(5.0, description="Text files larger than this, or PDF/Word/HTML files yielding more text, are skipped with a warning.")
+    max_document_mb: float = Field(50.0, description="PDF, Word and HTML files larger than this are skipped with a warning.")
     chunk_size: int = Field(220, ge=32, le=500, description="Chunk size in embedder tokens (e5 window: 512).")
     chunk_overlap: int = Field(30, ge=0, description="Overlap between consecutive chunks, in tokens.")
 

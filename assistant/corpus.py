@@ -2,8 +2,10 @@
 
 Each file is validated before it is trusted: binary content, invalid UTF-8,
 empty text, malformed YAML front matter, oversized files, unsupported
-extensions and links that leave the corpus are reported by name and skipped,
-so a single broken file can neither abort an ingest nor wipe what is stored.
+extensions, unreadable or encrypted PDF and Word files, and links that leave
+the corpus are reported by name and skipped, so a single broken file can
+neither abort an ingest nor wipe what is stored. PDF, Word and HTML files are
+turned into Markdown first (``assistant.formats``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 
 import yaml
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+from assistant.formats import CONVERTERS, ConversionCache, ConversionError, convert
+
+TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + tuple(CONVERTERS)
 # Files that describe the corpus rather than belong to it.
 NOT_INDEXED = {"README.md", "readme.md"}
 _FIRST_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)  # a Markdown level-1 heading
@@ -34,6 +39,8 @@ class SourceDocument:
     text: str  # body without front matter
     meta: dict[str, Any] = field(default_factory=dict)
     body_start_line: int = 1  # 1-based line of the file on which ``text`` begins
+    kind: str = "text"  # "text" (lines are the file's own), or the format converted: "pdf", "docx", "html"
+    page_lines: tuple[int, ...] = ()  # a PDF's: 1-based line of ``text`` on which each page begins
 
     @property
     def title(self) -> str:
@@ -96,24 +103,51 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str, int]:
     return meta, body, raw.count("\n", 0, match.end()) + 1
 
 
-def load_file(path: Path, root: Path, max_bytes: int) -> SourceDocument:
-    """Read and validate one corpus file. Raises CorpusFileError with a readable reason."""
-    source = path.relative_to(root).as_posix()
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise CorpusFileError(f"unsupported file type '{path.suffix or '(none)'}'; use .md or .txt")
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(root.resolve()):
-            raise CorpusFileError("symbolic link pointing outside the corpus folder; not followed")
+def _read(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise CorpusFileError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit (MAX_FILE_MB)")
-        data = path.read_bytes()
+            raise CorpusFileError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit ({_LIMIT[path.suffix.lower() in CONVERTERS]})")
+        return path.read_bytes()
     except FileNotFoundError as exc:
         raise CorpusFileError("file disappeared while reading (renamed or deleted)") from exc
     except OSError as exc:
         raise CorpusFileError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+_LIMIT = {False: "MAX_FILE_MB", True: "MAX_DOCUMENT_MB"}
+
+
+def load_file(path: Path, root: Path, max_bytes: int, max_document_bytes: int | None = None,
+              cache: ConversionCache | None = None) -> SourceDocument:
+    """Read and validate one corpus file. Raises CorpusFileError with a readable reason.
+
+    ``max_bytes`` bounds a text file and the text taken out of a PDF, Word or
+    HTML file; ``max_document_bytes`` (default ten times that) bounds such a
+    file itself, which images and fonts make larger than its text. Converted
+    text is kept in ``cache`` when one is given.
+    """
+    source = path.relative_to(root).as_posix()
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise CorpusFileError(f"unsupported file type '{path.suffix or '(none)'}'; use {', '.join(SUPPORTED_SUFFIXES)}")
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise CorpusFileError("symbolic link pointing outside the corpus folder; not followed")
+    if suffix in CONVERTERS:
+        data = _read(path, max_document_bytes if max_document_bytes is not None else 10 * max_bytes)
+        try:
+            converted = convert(data, suffix, cache)
+        except ConversionError as exc:
+            raise CorpusFileError(str(exc)) from exc
+        if len(converted.text.encode("utf-8")) > max_bytes:
+            raise CorpusFileError(f"its text is over the {max_bytes / 1e6:.1f} MB limit (MAX_FILE_MB)")
+        if not converted.text.strip():
+            raise CorpusFileError("empty document (no text found in it)")
+        return SourceDocument(source=source, text=converted.text, meta=converted.meta, kind="html" if suffix == ".htm" else suffix[1:],
+                              page_lines=converted.page_lines)
+    data = _read(path, max_bytes)
     if b"\x00" in data:
         raise CorpusFileError("binary content (NUL bytes); not a text document")
     try:
@@ -127,8 +161,14 @@ def load_file(path: Path, root: Path, max_bytes: int) -> SourceDocument:
     return SourceDocument(source=source, text=body, meta=meta, body_start_line=start)
 
 
-def scan_corpus(root: Path, max_bytes: int = 5_000_000) -> CorpusScan:
-    """Load every indexable file below ``root`` in a stable order, collecting failures by name."""
+def scan_corpus(root: Path, max_bytes: int = 5_000_000, max_document_bytes: int | None = None,
+                cache_dir: Path | None = None) -> CorpusScan:
+    """Load every indexable file below ``root`` in a stable order, collecting failures by name.
+
+    PDF, Word and HTML files are converted through a cache in ``cache_dir`` when given; its entries that no
+    file of this scan used are removed at the end.
+    """
+    cache = ConversionCache(cache_dir) if cache_dir is not None else None
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
@@ -141,9 +181,11 @@ def scan_corpus(root: Path, max_bytes: int = 5_000_000) -> CorpusScan:
         if path.is_dir() or (rel.parent == Path(".") and rel.name in NOT_INDEXED):
             continue
         try:
-            documents.append(load_file(path, root, max_bytes))
+            documents.append(load_file(path, root, max_bytes, max_document_bytes, cache))
         except CorpusFileError as exc:
             failures.append((rel.as_posix(), str(exc)))
+    if cache is not None:
+        cache.prune()
     return CorpusScan(documents=documents, failures=failures)
 
 

@@ -192,6 +192,27 @@ def run_eval(settings: Settings, paths: Path | Sequence[Path], k: int = 5, assis
     return out
 
 
+def naive_text(path: Path) -> str:
+    """A file's text as a default setup reads it: text files as they are, a PDF as pdfminer lays it out (LangChain's
+    PDFMinerLoader: Arabic drawn right to left stays backwards), Word and HTML through our converters."""
+    from assistant.formats import CONVERTERS
+
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from pdfminer.high_level import extract_text
+
+        try:
+            return extract_text(str(path))
+        except Exception:  # a file the pipeline also skips
+            return ""
+    if suffix in CONVERTERS:
+        try:
+            return CONVERTERS[suffix](path.read_bytes()).text
+        except ValueError:
+            return ""
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     """What a default "chat with your docs" setup retrieves, scored with the same metric."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -202,8 +223,8 @@ def naive_baseline(settings: Settings, questions: Sequence[dict[str, Any]], k: i
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     chunks: list[str] = []
     for path in sorted(Path(settings.corpus_dir).rglob("*")):
-        if path.is_file() and path.suffix in SUPPORTED_SUFFIXES and path.name not in NOT_INDEXED:
-            chunks += splitter.split_text(path.read_text(encoding="utf-8", errors="replace"))
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and path.name not in NOT_INDEXED:
+            chunks += splitter.split_text(naive_text(path))
     embedder = get_embeddings(settings)
     matrix = np.asarray(embedder.embed_documents(chunks))
     rows = []

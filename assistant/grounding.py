@@ -41,6 +41,19 @@ class Citation:
     end_line: int
     text: str
     title: str = ""
+    kind: str = "text"  # "text": the lines are the file's; "pdf", "docx", "html": converted, so cite pages or nothing
+    page_start: int = 0  # a PDF passage's pages; 0 when not a PDF
+    page_end: int = 0
+
+    def locator(self, arabic: bool = False) -> str:
+        """Where in the file the passage is, as a reader finds it: pages of a PDF, lines of a text file, nothing
+        for Word or HTML (their lines are the converted text's)."""
+        if self.page_start:
+            pages = str(self.page_start) if self.page_end <= self.page_start else f"{self.page_start}–{self.page_end}"
+            return f"ص {pages}" if arabic else f"p. {pages}" if "–" not in pages else f"pp. {pages}"
+        if self.kind == "text":
+            return f"السطور {self.start_line}–{self.end_line}" if arabic else f"lines {self.start_line}–{self.end_line}"
+        return ""
 
     @classmethod
     def from_hit(cls, marker: int, hit) -> Citation:  # hit: assistant.retrieval.Hit
@@ -54,6 +67,9 @@ class Citation:
             end_line=int(meta.get("end_line", 0)),
             text=hit.text,
             title=str(meta.get("title", "")),
+            kind=str(meta.get("kind", "text")),
+            page_start=int(meta.get("page_start", 0)),
+            page_end=int(meta.get("page_end", 0)),
         )
 
 

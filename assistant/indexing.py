@@ -33,6 +33,7 @@ from filelock import FileLock, Timeout
 from langchain_core.documents import Document
 
 from assistant import store as store_mod
+from assistant.cachefile import local_dir
 from assistant.chunking import chunk_document, chunk_id, passage_text
 from assistant.config import Settings
 from assistant.corpus import CorpusScan, SourceDocument, scan_corpus
@@ -202,7 +203,8 @@ def plan_ingest(settings: Settings, embeddings: ProgressEmbeddings, existed: boo
     ingest needs neither chunking nor indexing: with thousands of files, that
     is most of a re-run.
     """
-    scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000))
+    scan = scan_corpus(Path(settings.corpus_dir), int(settings.max_file_mb * 1_000_000), int(settings.max_document_mb * 1_000_000),
+                       cache_dir=local_dir(settings) / "converted")
     salt = chunking_salt(settings, embeddings)
     markers = {doc.source: file_marker(doc, salt) for doc in scan.documents}
     done = _existing(store_mod.get_record_manager(settings), list(markers.values())) if existed else set()
@@ -339,7 +341,7 @@ def chunking_salt(settings: Settings, embeddings: ProgressEmbeddings) -> str:
 
 def file_marker(doc: SourceDocument, salt: str) -> str:
     """Record key saying "this exact file was fully indexed with these chunking inputs"."""
-    payload = json.dumps([doc.source, doc.text, doc.meta, doc.body_start_line, salt], sort_keys=True, ensure_ascii=False, default=str)
+    payload = json.dumps([doc.source, doc.text, doc.meta, doc.body_start_line, doc.kind, list(doc.page_lines), salt], sort_keys=True, ensure_ascii=False, default=str)
     return f"{doc.source}{_MARKER}{hashlib.sha256(payload.encode('utf-8')).hexdigest()[:24]}"
 
 

@@ -78,6 +78,7 @@ BAD_FILES = {
     "latin1.md": "café résumé".encode("latin-1"),
     "frontmatter.md": "---\ntitle: [unclosed\n---\n\nنص\n".encode(),
     "image.pdf": b"%PDF-1.4 fake",
+    "photo.jpg": b"\xff\xd8\xff\xe0 JFIF",
 }
 
 
@@ -96,8 +97,8 @@ def test_bad_files_are_named_skipped_and_store_kept(tmp_path: Path) -> None:
     assert set(reasons) == set(BAD_FILES) | {"notes.md"}
     assert "empty" in reasons["empty.md"] and "binary" in reasons["binary.md"]
     assert "UTF-8" in reasons["latin1.md"] and "front matter" in reasons["frontmatter.md"]
-    assert "unsupported" in reasons["image.pdf"]
-    assert summary.failed == 6 and all(any(name in m for m in messages) for name in reasons)
+    assert "not a readable PDF" in reasons["image.pdf"] and "unsupported" in reasons["photo.jpg"]
+    assert summary.failed == 7 and all(any(name in m for m in messages) for name in reasons)
     assert _ids_by_source(settings) == before  # nothing lost
 
 

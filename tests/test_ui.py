@@ -130,6 +130,18 @@ def test_sources_show_file_section_lines_and_marked_terms() -> None:
     assert "<details" in markup and "<mark>pricing</mark>" in markup
 
 
+def test_converted_sources_show_pages_or_no_lines() -> None:
+    """A PDF passage is found by page; a Word or HTML passage's lines are the converted text's, so none are shown."""
+    pdf = Citation(marker=1, id="r#1", source="report.pdf", section="", start_line=40, end_line=52, text="نص",
+                   kind="pdf", page_start=3, page_end=4)
+    docx = Citation(marker=2, id="n#1", source="notes.docx", section="S", start_line=7, end_line=9, text="text", kind="docx")
+    for language, pages in (("en", "pp. "), ("ar", "ص ")):
+        markup = render_response(AnswerResponse(answer="x [1] [2]", language=language, backend="openai", citations=[pdf, docx]), "q")
+        assert pages in markup and '<span dir="ltr">3–4</span>' in markup
+        assert "40" not in markup and "52" not in markup and "7–9" not in markup
+        assert "lines" not in markup and "السطور" not in markup
+
+
 def test_refusal_shows_no_sources_and_says_why() -> None:
     response = AnswerResponse(answer="The documents here do not cover this question.", language="en", backend="extractive",
                               status="refused", reason="off-topic: relevance -0.70 < 0.5", citations=[_citation(1, "x")])

@@ -192,12 +192,14 @@ def render_sources(response: AnswerResponse, question: str, msg_id: str, terms: 
     for c in response.citations:
         where = c.section or c.title
         section = f" › <bdi>{html.escape(where)}</bdi>" if where else ""
-        span = f'<span dir="ltr">{c.start_line}–{c.end_line}</span>'  # a range reads left to right in both languages
-        lines = f"السطور {span}" if arabic else f"lines {span}"
+        where = c.locator(arabic)
+        # the numbers read left to right in both languages
+        where = re.sub(r"(\d+–\d+|\d+)", r'<span dir="ltr">\1</span>', html.escape(where))
+        meta = f' <span class="meta">· <bdi>{where}</bdi></span>' if where else ""
         items.append(
             f'<details class="src" id="src-{msg_id}-{c.marker}"{" open" if open_ else ""}>'
             f'<summary><span class="num"><bdi>[{c.marker}]</bdi></span> <bdi class="file">{html.escape(c.source)}</bdi>'
-            f'{section} <span class="meta">· <bdi>{lines}</bdi></span></summary>'
+            f'{section}{meta}</summary>'
             f'<div class="passage">{render_passage(c.text, terms=terms)}</div></details>'
         )
     title = "المصادر · Sources" if arabic else "Sources · المصادر"
