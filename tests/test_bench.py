@@ -64,3 +64,13 @@ def test_bench_server_stack_runs_two_apps_on_one_chroma_server(tmp_path: Path) -
     servers = results["embedding_servers"]
     assert servers["two_servers_1_thread_each"]["chunks"] == servers["one_server_2_threads"]["chunks"] == 16
     assert all(n > 0 for n in servers["two_servers_1_thread_each"]["batches_per_server"])  # both servers embedded
+
+
+def test_bench_formats_reports_conversion_and_cache_times(tmp_path: Path) -> None:
+    out = tmp_path / "formats.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "formats.py"), "--rounds", "1", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    rows = {r["file"]: r for r in json.loads(out.read_text(encoding="utf-8"))["files"]}
+    assert rows["library.pdf"]["pages"] == 2 and rows["library.pdf"]["characters"] > 500
+    for row in rows.values():
+        assert row["convert_s"] > 0 and row["cached_ms"] > 0
