@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Bump when a converter's output changes, so cached conversions are made again.
 CONVERTER_VERSION = 1
+# A PDF box set in letters at least this much larger than the body's is a heading (1.15: a 12 pt body, 14 pt heads).
+HEADING_SIZE = 1.15
 
 _ARABIC_WORD = re.compile(r"[\u0621-\u064A\u0671-\u06D3\uFB50-\uFDFF\uFE70-\uFEFF]{3,}")
 # A word starting with the article (after a one-letter proclitic), and the same read backwards.
@@ -144,14 +146,61 @@ def _paragraph(lines: list[str], backwards: bool) -> str:
     return fold_presentation_forms(_UNMAPPED_GLYPH.sub("", text))
 
 
-def _join_boxes(paragraphs: list[str]) -> str:
-    """A page's text boxes as paragraphs: a box that does not end a sentence goes on in the next (a paragraph's last
-    line, a line cut in two), so they are joined by a line break, not a blank line."""
-    text = ""
-    for paragraph in paragraphs:
-        if text:
-            text += "\n\n" if _SENTENCE_END.search(text) else "\n"
-        text += paragraph
+@dataclass(frozen=True)
+class _Box:
+    glyphs: list[list[str]]  # each line's glyphs as stored, each glyph's text (a ligature's may be several letters)
+    size: float  # median font size of its letters
+
+    @property
+    def lines(self) -> list[str]:
+        return ["".join(line) for line in self.glyphs]
+
+    def drawn_lines(self) -> list[str]:
+        """The lines as drawn, each glyph's letters in drawing order too: a ligature such as ﷲ is mapped to its
+        letters in reading order ("لله"), which reversing the line would turn around."""
+        return ["".join(g[::-1] if len(g) > 1 and _direction_counts(g)[0] else g for g in line) for line in self.glyphs]
+
+
+def _box(element) -> _Box:
+    from pdfminer.layout import LTChar, LTTextLine
+
+    lines = [[glyph.get_text() for glyph in line] for line in element if isinstance(line, LTTextLine)]
+    lines = [[g for g in line if g != "\n"] for line in lines]
+    sizes = sorted(c.size for line in element for c in line if isinstance(c, LTChar) and c.get_text().strip())
+    return _Box(glyphs=[line for line in lines if "".join(line).strip()], size=sizes[len(sizes) // 2] if sizes else 0.0)
+
+
+def heading_levels(boxes: list[_Box]) -> dict[float, int]:
+    """Markdown heading level of each font size used for short boxes in letters clearly larger than the body's.
+
+    The body size is the one most letters of the document are set in; the
+    larger sizes of boxes of one or two lines rank as levels 1, 2, 3 (the
+    largest first), so a PDF gets sections, shown with its citations, as
+    Markdown headings give.
+    """
+    weight: dict[float, int] = {}
+    for box in boxes:
+        weight[round(box.size, 1)] = weight.get(round(box.size, 1), 0) + sum(len(line) for line in box.lines)
+    if not weight:
+        return {}
+    body = max(weight, key=weight.__getitem__)
+    larger = sorted({round(b.size, 1) for b in boxes if len(b.lines) <= 2 and b.size >= HEADING_SIZE * body}, reverse=True)
+    return {size: min(level, 6) for level, size in enumerate(larger[:3], start=1)}
+
+
+def _join_boxes(paragraphs: list[tuple[str, int]]) -> str:
+    """A page's text boxes as Markdown: headings on their own (level > 0), and a box that does not end a sentence
+    going on in the next, with a space: the layout cuts a paragraph into boxes at lines mixing directions or
+    at its short last line, and a sentence must stay whole to be quoted."""
+    text, after_heading = "", False
+    for paragraph, level in paragraphs:
+        if level:
+            text += ("\n\n" if text else "") + "#" * level + " " + paragraph
+        elif text:
+            text += "\n\n" + paragraph if after_heading or _SENTENCE_END.search(text) else " " + paragraph
+        else:
+            text = paragraph
+        after_heading = bool(level)
     return text
 
 
@@ -196,7 +245,7 @@ def pdf_to_text(data: bytes) -> Converted:
     from pdfminer.pdfparser import PDFParser, PDFSyntaxError
     from pdfminer.psexceptions import PSException
 
-    pages: list[list[list[str]]] = []  # page -> text box -> lines as stored
+    pages: list[list[_Box]] = []
     meta: dict[str, Any] = {}
     try:
         parser = PDFParser(io.BytesIO(data))
@@ -211,15 +260,17 @@ def pdf_to_text(data: bytes) -> Converted:
         for page in PDFPage.create_pages(document):
             interpreter.process_page(page)
             boxes = [el for el in device.get_result() if isinstance(el, LTTextContainer) and el.get_text().strip()]
-            pages.append([box.get_text().strip("\n").split("\n") for box in sorted(boxes, key=_reading_position)])
+            pages.append([b for b in (_box(box) for box in sorted(boxes, key=_reading_position)) if b.glyphs])
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
         raise ConversionError("encrypted PDF (password protected); save a copy without a password") from exc
     except (PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise ConversionError(f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
     if not any(pages):
         raise ConversionError("PDF has no text layer (a scan or images only); run OCR on it first")
-    backwards = reads_backwards("\n".join(line for page in pages for box in page for line in box))
-    texts = [_join_boxes([_paragraph(box, backwards) for box in page]) for page in pages]
+    backwards = reads_backwards("\n".join(line for page in pages for box in page for line in box.lines))
+    levels = heading_levels([box for page in pages for box in page])
+    texts = [_join_boxes([(_paragraph(box.drawn_lines() if backwards else box.lines, backwards), levels.get(round(box.size, 1), 0) if len(box.lines) <= 2 else 0)
+                          for box in page]) for page in pages]
     text, page_lines, line = "", [], 1
     for page in texts:
         if text:

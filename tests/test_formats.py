@@ -38,12 +38,17 @@ def test_pdf_stored_in_drawing_order_reads_in_reading_order_with_pages() -> None
     assert "مكتب العمارة النرويجي Snøhetta (سنوهيتا)" in text
     assert "أرشيف الإنترنت (Internet Archive) منذ عام 2002" in text
     assert "The library also hosts a planetarium science center" in text
+    assert "عبارة «بسم الله»" in text  # a ligature glyph (ﷲ) stands for three letters, kept in their order
+    # larger letters in a box of a line or two: a heading, so the PDF gets sections
+    assert "# مكتبة الإسكندرية الجديدة\n" in text and "\n## المجموعات والمتاحف\n" in text
     assert not PRESENTATION_FORMS.search(text)  # plain letters, as the embedder and keyword index know them
     assert converted.meta == {"title": "مكتبة الإسكندرية الجديدة"}
     assert len(converted.page_lines) == 2
     assert _page_of(converted, "افتتحت") == 1 and _page_of(converted, "تحتفظ المكتبة") == 2
-    # the heading at the top of page 2 comes before the paragraph under it
+    # the heading at the top of page 2 comes before the paragraph under it, and a paragraph cut into two boxes
+    # (its short last line) is one paragraph again
     assert text.index("المجموعات والمتاحف") < text.index("تحتفظ المكتبة")
+    assert "تتسع لألفي قارئ في وقت واحد، وقد أقيمت" in text
 
 
 def test_drawing_order_is_told_by_the_article_and_undone_line_by_line() -> None:
