@@ -19,6 +19,7 @@ since the embedder and the keyword index know only those.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -34,8 +35,6 @@ from assistant.cachefile import write_atomic
 
 log = logging.getLogger(__name__)
 
-# Bump when a converter's output changes, so cached conversions are made again.
-CONVERTER_VERSION = 1
 # A PDF box set in letters at least this much larger than the body's is a heading (1.15: a 12 pt body, 14 pt heads).
 HEADING_SIZE = 1.15
 
@@ -343,6 +342,21 @@ CONVERTERS: dict[str, Callable[[bytes], Converted]] = {
 }
 
 
+@functools.cache
+def converter_signature() -> str:
+    """A digest of this module's code and the converting libraries' versions: a conversion made by other code is
+    made again (a version number bumped by hand is forgotten; the cache then served an older converter's text)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for package in ("pdfminer.six", "python-bidi", "python-docx", "markdownify", "beautifulsoup4"):
+        try:
+            digest.update(f"{package}={version(package)}".encode())
+        except PackageNotFoundError:
+            digest.update(package.encode())
+    return digest.hexdigest()[:12]
+
+
 class ConversionCache:
     """Converted texts kept in a folder, keyed by the file's bytes and the converter version.
 
@@ -350,7 +364,8 @@ class ConversionCache:
     to see what changed; with the cache, an unchanged (or renamed, or moved)
     file costs a hash. Entries are JSON (nothing in them runs); a damaged one is
     converted again. ``prune`` removes the entries no conversion of this run
-    asked for: files gone from the corpus, changed, or converted by an older version.
+    asked for: files gone from the corpus, changed, or converted by other code
+    (``converter_signature``).
     """
 
     def __init__(self, folder: Path) -> None:
@@ -358,7 +373,7 @@ class ConversionCache:
         self.used: set[Path] = set()
 
     def convert(self, data: bytes, suffix: str) -> Converted:
-        path = self.folder / f"{hashlib.sha256(data).hexdigest()[:32]}-v{CONVERTER_VERSION}{suffix}.json"
+        path = self.folder / f"{hashlib.sha256(data).hexdigest()[:32]}-{converter_signature()}{suffix}.json"
         self.used.add(path)
         if path.is_file():
             try:

@@ -171,3 +171,15 @@ def test_converted_documents_are_searched_and_cited_by_page(tmp_path: Path) -> N
     chain = retriever.search("Which blockchain did Render move to?").hits[0]
     assert chain.doc.metadata["source"] == "render.docx"
     assert Citation.from_hit(1, chain).locator() == ""  # a Word file's lines are not the reader's: no line numbers
+
+
+def test_a_conversion_by_other_code_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache is keyed by the converter's own code too: a changed converter never serves the old text."""
+    import assistant.formats as formats
+
+    cache = formats.ConversionCache(tmp_path)
+    data = (FIXTURES / "library.html").read_bytes()
+    cache.convert(data, ".html")
+    monkeypatch.setattr(formats, "converter_signature", lambda: "other-code")
+    monkeypatch.setitem(formats.CONVERTERS, ".html", lambda raw: formats.Converted(text="new\n"))
+    assert formats.ConversionCache(tmp_path).convert(data, ".html").text == "new\n"
