@@ -220,10 +220,20 @@ def build_assistant(settings: Settings) -> Assistant:
     return Assistant(settings)
 
 
+# An HTML or XML tag pasted into a question ("<b>", "</span>", "<img src=x>"): markup, not words of the question.
+_MARKUP_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+
+
 def validate_question(question: str, settings: Settings) -> tuple[str, str | None]:
-    """Clean a question; returns (question, refusal message key or None)."""
+    """Clean a question; returns (question, refusal message key or None).
+
+    Tags are dropped: text copied from a web page or typed to probe the page
+    would otherwise count "b", "span" or "script" as English words, which
+    decides the answer's language and the words looked for.
+    """
     cleaned = fold(question or "")
-    cleaned = "".join(ch for ch in cleaned if ch in "\n\t" or ch.isprintable()).strip()
+    cleaned = "".join(ch for ch in cleaned if ch in "\n\t" or ch.isprintable())
+    cleaned = re.sub(r"[ \t]{2,}", " ", _MARKUP_TAG.sub(" ", cleaned)).strip()
     if not words(cleaned):
         return cleaned, "empty"
     if len(cleaned) > settings.max_question_chars:

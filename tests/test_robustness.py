@@ -91,6 +91,7 @@ def test_bad_question_table(built_settings) -> None:
         "  \n\t ": "empty",
         "x" * 100_000: "too_long",
         "🚀🔥💻": "empty",
+        "<b></b><br/>": "empty",  # markup alone asks nothing
     }
     for question, reason in table.items():
         response = answer(assistant, question)
@@ -98,6 +99,10 @@ def test_bad_question_table(built_settings) -> None:
 
     normal = answer(assistant, "ما هي\u200b شبكة\u0007 أكاش؟\u200f")  # zero-width and control characters
     assert not normal.refused and any("Akash" in c.text for c in normal.citations)
+
+    # tags pasted around an Arabic question are markup: the answer stays Arabic and "b" or "span" is not asked about
+    tagged = answer(assistant, '<b>ما هي</b> <span class="x">شبكة أكاش؟</span>')
+    assert tagged.language == "ar" and tagged.status == normal.status and tagged.answer == normal.answer
 
     for question in ["Qu'est-ce que Akash Network ?", "什么是 Akash Network？", "'; DROP TABLE chunks; --",
                      "<script>alert(1)</script><img src=x onerror=alert(2)> What is Akash Network?"]:
