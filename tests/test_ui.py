@@ -87,6 +87,12 @@ def test_direction_per_paragraph_and_bdi_isolation() -> None:
     assert 'href="#src-m-1"' in arabic and "<bdi>أكاش</bdi>" in english
 
 
+def test_a_latin_name_with_accented_letters_is_one_isolate() -> None:
+    """"Snøhetta" cut at its "ø" was laid out in pieces inside Arabic text ("hettaøSn")."""
+    markup = render_text("صمم المبنى مكتب العمارة النرويجي Snøhetta (سنوهيتا) مع Société Générale.", "m", set())
+    assert "<bdi>Snøhetta</bdi>" in markup and "<bdi>Société Générale</bdi>" in markup
+
+
 def test_a_title_with_a_colon_is_one_isolate_and_a_list_of_names_is_not() -> None:
     """An English refusal naming the Arabic article: the title and its subtitle, isolated apart, were laid out left
     to right, subtitle first; names listed with commas keep the text's own order, each isolated alone."""

@@ -30,7 +30,9 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 # isolates were laid out in the surrounding direction, subtitle first. Commas do
 # not join: a list of names keeps the reading order of the text around it.
 _JOINED = r"(?:[ \t]+|[ \t]*:[ \t]+|[ \t]+[-–—][ \t]+)"
-_LATIN_WORD = r"[A-Za-z][A-Za-z0-9_+#]*(?:[.\-/'’][A-Za-z0-9_+#]+)*"
+# Latin letters with their accented forms (Snøhetta, Müller, Société): a word cut at "ø" was laid out in pieces.
+_LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+_LATIN_WORD = rf"[{_LATIN_LETTERS}][{_LATIN_LETTERS}0-9_+#]*(?:[.\-/'’][{_LATIN_LETTERS}0-9_+#]+)*"
 _LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:{_JOINED}(?:{_LATIN_WORD}|[0-9]+(?:[.,][0-9]+)*))*")
 _ARABIC_CHARS = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
 _ARABIC_WORD = rf"[{_ARABIC_CHARS}]+"
