@@ -103,19 +103,17 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str, int]:
     return meta, body, raw.count("\n", 0, match.end()) + 1
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
+def _read(path: Path, max_bytes: int, setting: str) -> bytes:
+    """The file's bytes, unless it is over ``max_bytes`` (the limit ``setting`` names, for the message)."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise CorpusFileError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit ({_LIMIT[path.suffix.lower() in CONVERTERS]})")
+            raise CorpusFileError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit ({setting})")
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise CorpusFileError("file disappeared while reading (renamed or deleted)") from exc
     except OSError as exc:
         raise CorpusFileError(f"cannot read file: {exc.strerror or exc}") from exc
-
-
-_LIMIT = {False: "MAX_FILE_MB", True: "MAX_DOCUMENT_MB"}
 
 
 def load_file(path: Path, root: Path, max_bytes: int, max_document_bytes: int | None = None,
@@ -136,7 +134,7 @@ def load_file(path: Path, root: Path, max_bytes: int, max_document_bytes: int | 
         if not target.is_relative_to(root.resolve()):
             raise CorpusFileError("symbolic link pointing outside the corpus folder; not followed")
     if suffix in CONVERTERS:
-        data = _read(path, max_document_bytes if max_document_bytes is not None else 10 * max_bytes)
+        data = _read(path, max_document_bytes if max_document_bytes is not None else 10 * max_bytes, "MAX_DOCUMENT_MB")
         try:
             converted = convert(data, suffix, cache)
         except ConversionError as exc:
@@ -147,7 +145,7 @@ def load_file(path: Path, root: Path, max_bytes: int, max_document_bytes: int | 
             raise CorpusFileError("empty document (no text found in it)")
         return SourceDocument(source=source, text=converted.text, meta=converted.meta, kind="html" if suffix == ".htm" else suffix[1:],
                               page_lines=converted.page_lines)
-    data = _read(path, max_bytes)
+    data = _read(path, max_bytes, "MAX_FILE_MB")
     if b"\x00" in data:
         raise CorpusFileError("binary content (NUL bytes); not a text document")
     try:

@@ -43,7 +43,8 @@ _ARABIC_WORD = re.compile(r"[\u0621-\u064A\u0671-\u06D3\uFB50-\uFDFF\uFE70-\uFEF
 _ARTICLE_FIRST = re.compile(r"^[وفبكل]?ال")
 _ARTICLE_LAST = re.compile(r"لا[وفبكل]?$")
 _PRESENTATION_FORMS = re.compile(r"[\uFB00-\uFB06\uFB50-\uFDFF\uFE70-\uFEFF]+")
-_MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+_BRACKETS = "()[]{}<>«»"
+_MIRRORED = str.maketrans(_BRACKETS, ")(][}{><»«")
 _SENTENCE_END = re.compile(r"[.!?؟:;؛。»\"')\]]\s*$")
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)|\x00")
 _TITLE_IS_FILE_NAME = re.compile(r"\.\w{2,4}\s*$")
@@ -89,7 +90,7 @@ def _mirror_rtl_brackets(line: str) -> str:
     A bracket between left-to-right text on both sides, as in "f(x)", is left alone."""
     chars = list(line)
     for i, ch in enumerate(chars):
-        if ch not in "()[]{}<>«»":
+        if ch not in _BRACKETS:
             continue
         before = next((unicodedata.bidirectional(c) for c in reversed(chars[:i]) if unicodedata.bidirectional(c) in _STRONG_LTR + _STRONG_RTL), "R")
         after = next((unicodedata.bidirectional(c) for c in chars[i + 1:] if unicodedata.bidirectional(c) in _STRONG_LTR + _STRONG_RTL), "R")
@@ -131,20 +132,6 @@ def _pdf_title(info: dict[str, Any]) -> str:
     return "" if _TITLE_IS_FILE_NAME.search(title) else title
 
 
-def _paragraph(lines: list[str], backwards: bool) -> str:
-    """A text box's lines as one paragraph: each line in reading order, a word hyphenated across lines joined."""
-    lines = reading_order(lines) if backwards else lines
-    text = ""
-    for line in (line.strip() for line in lines):
-        if not line:
-            continue
-        if text.endswith("-") and text[-2:-1].isalpha() and line[:1].islower():
-            text = text[:-1] + line
-        else:
-            text = f"{text} {line}" if text else line
-    return fold_presentation_forms(_UNMAPPED_GLYPH.sub("", text))
-
-
 @dataclass(frozen=True)
 class _Box:
     glyphs: list[list[str]]  # each line's glyphs as stored, each glyph's text (a ligature's may be several letters)
@@ -153,6 +140,15 @@ class _Box:
     @property
     def lines(self) -> list[str]:
         return ["".join(line) for line in self.glyphs]
+
+    @property
+    def size_key(self) -> float:
+        return round(self.size, 1)
+
+    @property
+    def short(self) -> bool:
+        """One or two lines: a box that may be a heading."""
+        return len(self.glyphs) <= 2
 
     def drawn_lines(self) -> list[str]:
         """The lines as drawn, each glyph's letters in drawing order too: a ligature such as ﷲ is mapped to its
@@ -169,6 +165,20 @@ def _box(element) -> _Box:
     return _Box(glyphs=[line for line in lines if "".join(line).strip()], size=sizes[len(sizes) // 2] if sizes else 0.0)
 
 
+def _paragraph(box: _Box, backwards: bool) -> str:
+    """A text box's lines as one paragraph: each line in reading order, a word hyphenated across lines joined."""
+    lines = reading_order(box.drawn_lines()) if backwards else box.lines
+    text = ""
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        if text.endswith("-") and text[-2:-1].isalpha() and line[:1].islower():
+            text = text[:-1] + line
+        else:
+            text = f"{text} {line}" if text else line
+    return fold_presentation_forms(_UNMAPPED_GLYPH.sub("", text))
+
+
 def heading_levels(boxes: list[_Box]) -> dict[float, int]:
     """Markdown heading level of each font size used for short boxes in letters clearly larger than the body's.
 
@@ -179,12 +189,12 @@ def heading_levels(boxes: list[_Box]) -> dict[float, int]:
     """
     weight: dict[float, int] = {}
     for box in boxes:
-        weight[round(box.size, 1)] = weight.get(round(box.size, 1), 0) + sum(len(line) for line in box.lines)
+        weight[box.size_key] = weight.get(box.size_key, 0) + sum(len(line) for line in box.lines)
     if not weight:
         return {}
     body = max(weight, key=weight.__getitem__)
-    larger = sorted({round(b.size, 1) for b in boxes if len(b.lines) <= 2 and b.size >= HEADING_SIZE * body}, reverse=True)
-    return {size: min(level, 6) for level, size in enumerate(larger[:3], start=1)}
+    larger = sorted({b.size_key for b in boxes if b.short and b.size >= HEADING_SIZE * body}, reverse=True)
+    return {size: level for level, size in enumerate(larger[:3], start=1)}
 
 
 def _join_boxes(paragraphs: list[tuple[str, int]]) -> str:
@@ -268,8 +278,8 @@ def pdf_to_text(data: bytes) -> Converted:
         raise ConversionError("PDF has no text layer (a scan or images only); run OCR on it first")
     backwards = reads_backwards("\n".join(line for page in pages for box in page for line in box.lines))
     levels = heading_levels([box for page in pages for box in page])
-    texts = [_join_boxes([(_paragraph(box.drawn_lines() if backwards else box.lines, backwards), levels.get(round(box.size, 1), 0) if len(box.lines) <= 2 else 0)
-                          for box in page]) for page in pages]
+    texts = [_join_boxes([(_paragraph(box, backwards), levels.get(box.size_key, 0) if box.short else 0) for box in page])
+             for page in pages]
     text, page_lines, line = "", [], 1
     for page in texts:
         if text:
