@@ -101,6 +101,9 @@ def shoot(page, name: str) -> None:
 
 
 def test_page_is_bilingual_and_loads_nothing_from_outside(page) -> None:
+    # on a computer the question box has the focus, and the page was not scrolled past its header to give it
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#question')", timeout=WAIT_MS)
+    assert page.evaluate("() => window.scrollY") == 0
     header = page.locator(".app-title").inner_text()
     assert "مساعد لامركزية الذكاء الاصطناعي" in header and "Decentralized AI assistant" in header
     assert "extractive" in page.locator("#backend-badge").inner_text()
@@ -176,3 +179,23 @@ def test_clear_empties_the_conversation(page) -> None:
     ask(page, "What is Akash Network?", "Akash")
     assert page.locator("#chat .msg.user").count() == 1
     assert page.outside == [] and page.dialogs == []
+
+
+def test_phone_keeps_the_header_and_gives_the_answer_the_width(page, app_url: str) -> None:
+    """A 390 px touch screen: no focus on load (it would open the keyboard and scroll past the header),
+    and an answer nearly as wide as the screen (Gradio's margins and gutters left about 260 px)."""
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        phone.set_default_timeout(WAIT_MS)
+        phone.goto(app_url, wait_until="load")
+        phone.locator("#question textarea").wait_for()
+        phone.wait_for_timeout(1500)  # longer than the desktop focus takes
+        assert phone.evaluate("() => window.scrollY") == 0
+        assert phone.evaluate("() => document.activeElement.tagName") != "TEXTAREA"
+        assert phone.locator(".app-title h1").bounding_box()["y"] >= 0
+        ask(phone, "كيف تحدد شبكة أكاش أسعار الحوسبة؟", "المزاد العكسي")
+        width = last_answer(phone).bounding_box()["width"]
+        assert width >= 0.85 * 390, width
+        phone.screenshot(path=str(SHOTS / "phone-answer.png"), animations="disabled")
+    finally:
+        phone.close()

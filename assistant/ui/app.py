@@ -1,8 +1,8 @@
 """The Gradio app: chat, examples, settings, and the /ask and /chat API.
 
 Wiring only: the HTML of every message comes from ``assistant.ui.render``,
-the look from ``static/style.css`` and the marker links from
-``static/cite.js``. The Chatbot is set up so that our HTML arrives as built:
+the look from ``static/style.css`` (and ``static/page.css``), the marker links from
+``static/cite.js`` and the question box's focus from ``static/focus.js``. The Chatbot is set up so that our HTML arrives as built:
 ``render_markdown=False`` (the message is our HTML, not Markdown: no Markdown
 or LaTeX pass can turn text into tags), ``sanitize_html=True`` kept on as a
 second line of defence, and no per-message copy button (it would copy the
@@ -211,7 +211,7 @@ def build_ui(settings: Settings, assistant: Assistant, allow_reingest: bool = Fa
         )
         with gr.Row(equal_height=True):
             box = gr.Textbox(placeholder="اكتب سؤالك… · Type your question…", show_label=False, scale=8, min_width=300,
-                             elem_id="question", max_lines=6, autofocus=True)  # narrower screens: the buttons wrap below
+                             elem_id="question", max_lines=6)  # narrower screens: the buttons wrap below
             send = gr.Button("اسأل · Ask", variant="primary", scale=1, min_width=110, elem_id="ask")
             clear = gr.Button("مسح · Clear", scale=1, min_width=110, elem_id="clear")
         buttons = _example_buttons(profile.examples)
@@ -304,7 +304,7 @@ def launch(settings: Settings, assistant: Assistant | None = None, *, share: boo
         quiet=True,
         theme=theme(),
         css=_static("style.css"),
-        head=f"<script>{_static('cite.js')}</script>",
+        head=f"<style>{_static('page.css')}</style>" + "".join(f"<script>{_static(name)}</script>" for name in ("cite.js", "focus.js")),
         footer_links=["api"],
     )
     return demo

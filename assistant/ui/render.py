@@ -193,7 +193,7 @@ def render_sources(response: AnswerResponse, question: str, msg_id: str, terms: 
     items = []
     for c in response.citations:
         where = c.section or c.title
-        section = f" › <bdi>{html.escape(where)}</bdi>" if where else ""
+        section = f' › <bdi class="where">{html.escape(where)}</bdi>' if where else ""
         where = c.locator(arabic)
         # the numbers read left to right in both languages
         where = re.sub(r"(\d+–\d+|\d+)", r'<span dir="ltr">\1</span>', html.escape(where))
