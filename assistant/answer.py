@@ -222,6 +222,8 @@ def build_assistant(settings: Settings) -> Assistant:
 
 # An HTML or XML tag pasted into a question ("<b>", "</span>", "<img src=x>"): markup, not words of the question.
 _MARKUP_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+# A script or style element's content is code, not words either ("<script>alert(1)</script>" left "alert").
+_CODE_ELEMENT = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 
 
 def validate_question(question: str, settings: Settings) -> tuple[str, str | None]:
@@ -233,7 +235,7 @@ def validate_question(question: str, settings: Settings) -> tuple[str, str | Non
     """
     cleaned = fold(question or "")
     cleaned = "".join(ch for ch in cleaned if ch in "\n\t" or ch.isprintable())
-    cleaned = re.sub(r"[ \t]{2,}", " ", _MARKUP_TAG.sub(" ", cleaned)).strip()
+    cleaned = re.sub(r"[ \t]{2,}", " ", _MARKUP_TAG.sub(" ", _CODE_ELEMENT.sub(" ", cleaned))).strip()
     if not words(cleaned):
         return cleaned, "empty"
     if len(cleaned) > settings.max_question_chars:

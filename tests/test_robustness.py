@@ -103,6 +103,9 @@ def test_bad_question_table(built_settings) -> None:
     # tags pasted around an Arabic question are markup: the answer stays Arabic and "b" or "span" is not asked about
     tagged = answer(assistant, '<b>ما هي</b> <span class="x">شبكة أكاش؟</span>')
     assert tagged.language == "ar" and tagged.status == normal.status and tagged.answer == normal.answer
+    # a script element's content is code too: "alert" is not a word of the question
+    scripted = answer(assistant, '<b>ما هي</b> <script>alert(1)</script>شبكة أكاش؟ <style>p{}</style>')
+    assert scripted.query == normal.query and scripted.answer == normal.answer
 
     for question in ["Qu'est-ce que Akash Network ?", "什么是 Akash Network？", "'; DROP TABLE chunks; --",
                      "<script>alert(1)</script><img src=x onerror=alert(2)> What is Akash Network?"]:
