@@ -34,7 +34,7 @@ from assistant.messages import LANGUAGE_NAMES, message
 from assistant.retrieval import RetrievalResult, Retriever, has_text_in
 from assistant.text import Language, detect_language, fold, raw_words, words
 from assistant.text_vectors import VectorCache
-from assistant.translit import arabic_spellings, bare_name, name_runs, written_in_arabic
+from assistant.translit import arabic_spellings, bare_name, may_be_written, name_runs, written_in_arabic
 
 log = logging.getLogger(__name__)
 
@@ -359,20 +359,24 @@ def _written_in_arabic(names: Sequence[str], evidence: Evidence, query: str) -> 
 def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> Decision:
     """answered | unsure | refused for this question, from its relevance and its evidence."""
     analysis = result.analysis
+    settings = assistant.settings
     # A Latin name the index lacks counts only where the passages found write names in Latin themselves.
     writes_latin = any(re.search(r"[A-Za-z]{2}", u.text) for u in evidence.candidates)
     unknown: list[str] = []
+    unquoted: list[str] = []
     if writes_latin:  # and a name the passages write in Arabic letters, or translate, is not unknown either
         mentioned = _mentioned(assistant, analysis.unknown_names, evidence, analysis.query, translated_words=True)
-        unknown = [n for n in analysis.unknown_names if n not in mentioned]
-    settings = assistant.settings
+        unchecked = [n for n in analysis.unknown_names if n not in mentioned]
+        unknown = [n for n in unchecked if not may_be_written(n, _passage_words(evidence, result, settings.evidence_passages))]
+        quoted = {u.rank for u in evidence.units}
+        unquoted = [n for n in unchecked if n not in unknown and not may_be_written(n, _passage_words(evidence, result, settings.evidence_passages, quoted))]
     calibration = assistant.retriever.snapshot().calibration
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)
             or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))
     return answerability.decide(
         result.relevance, has_hits=bool(result.hits), coverage=evidence.coverage, uncovered=evidence.uncovered,
         wants=analysis.wants, gives_wanted=evidence.gives_quantity, settings=settings,
-        unknown_names=unknown,
+        unknown_names=unknown, unquoted_names=unquoted,
         anchors=anchors(assistant, result, evidence) if weak else [],
         likeness=None if result.query_vector is None else assistant.retriever.probes().likeness(analysis.language, result.query_vector),
         vocabulary=result.vocabulary, written=evidence.written, covered_all=bool(evidence.covered) and not evidence.uncovered,
@@ -380,6 +384,13 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
         across_languages=result.across_languages if result.across_languages is not None
         else _across_languages(result, settings.evidence_passages),
     )
+
+
+def _passage_words(evidence: Evidence, result: RetrievalResult, top: int, ranks: set[int] | None = None) -> set[str]:
+    """The words of the top passages' sentences and headings (of those at ``ranks`` only, when given)."""
+    texts = [u.text for u in evidence.candidates if ranks is None or u.rank in ranks]
+    texts += [h.heading for i, h in enumerate(result.hits[:top]) if ranks is None or i in ranks]
+    return {w for text in texts for w in raw_words(text)}
 
 
 def _across_languages(result: RetrievalResult, top: int) -> bool:
@@ -390,9 +401,10 @@ def _across_languages(result: RetrievalResult, top: int) -> bool:
 
 
 def _unsure_notice(decision: Decision, evidence: Evidence, wants: str | None, language: Language) -> str:
-    if decision.reason.startswith("the documents never mention"):
+    if decision.reason.startswith(("the documents never mention", "the quoted passages do not name")):
         names = decision.reason.split(": ", 1)[1]
-        reason = messages.reason_text("unknown", language, names=names)
+        key = "unknown" if decision.reason.startswith("the documents") else "unquoted"
+        reason = messages.reason_text(key, language, names=names)
     elif decision.reason.startswith("asks for") and wants:
         reason = messages.reason_text(wants, language)
     elif evidence.uncovered and evidence.coverage < 1.0 and "mention" in decision.reason:

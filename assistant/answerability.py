@@ -294,7 +294,7 @@ class Decision:
 
 
 def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovered: list[str], wants: str | None,
-           gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None,
+           gives_wanted: bool, settings: Settings, unknown_names: list[str] | None = None, unquoted_names: list[str] | None = None,
            anchors: list[str] | None = None, likeness: float | None = None, vocabulary: float | None = None,
            across_languages: bool = False, written: float | None = None, covered_all: bool = False,
            register_ceiling: float | None = None) -> Decision:
@@ -305,6 +305,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     mention, ``wants`` "number" or "date" when the question asks for one and
     ``gives_wanted`` whether the quoted sentences contain one;
     ``unknown_names`` are names the question uses that the corpus never writes;
+    ``unquoted_names`` those that only passages other than the quoted ones may write (a Latin name whose
+    consonants a lower passage's heading has, ``translit.may_be_written``): the quote may be about something else;
     ``anchors`` the names it uses that the passages found do write (in either
     script). A question about something the corpus names is not off-topic,
     however weakly its wording matches: an English question over Arabic
@@ -399,6 +401,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
         return Decision("refused", off_topic, signals)
     if unknown_names:
         return Decision("unsure", "the documents never mention: " + ", ".join(unknown_names), signals)
+    if unquoted_names:
+        return Decision("unsure", "the quoted passages do not name: " + ", ".join(unquoted_names), signals)
     if wants and not gives_wanted:
         return Decision("unsure", f"asks for a {wants} that the quoted passages do not give", signals)
     if coverage < settings.min_coverage:

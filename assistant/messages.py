@@ -62,6 +62,7 @@ REASONS: dict[str, dict[str, str]] = {
     "uncovered": {"en": "they do not mention: {words}", "ar": "لا تذكر: {words}"},
     "weak": {"en": "they match the question only loosely", "ar": "تطابق السؤال بشكل ضعيف"},
     "unknown": {"en": "the documents never mention {names}", "ar": "لا تذكر المستندات {names} أصلًا"},
+    "unquoted": {"en": "the quoted passages do not name {names}", "ar": "لا تذكر المقاطع المقتبسة {names}"},
     # why a generated answer was set aside (filled into "set_aside")
     "uncited": {"en": "cited none of the passages", "ar": "لم تستشهد بأي مقطع"},
     "unsupported": {"en": "is not supported by the passages it cites", "ar": "لا تدعمها المقاطع التي استشهدت بها"},

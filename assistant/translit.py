@@ -160,3 +160,39 @@ def arabic_spellings(name: str, words: Iterable[str]) -> list[str]:
     if len(target) < MIN_CONSONANTS:
         return []
     return sorted({w for w in words if _ARABIC_LETTERS.search(w) and arabic_skeleton(w) == target})
+
+
+_FUSED_ARTICLE = re.compile(r"^[ae]l(?=[b-df-hj-np-tv-z])", re.IGNORECASE)  # "Alkhair", "Elkhair": the article written onto the name
+
+
+def may_be_written(name: str, words: Iterable[str]) -> bool:
+    """Whether ``words`` may write the romanized ``name``, by a laxer test than ``arabic_spellings``.
+
+    Only for not telling a person that the documents never mention a name:
+    a name of two consonants (Jeddah / جدة, Khair / خير) is too common a
+    skeleton to put a question on topic, but when the passages found have a
+    word with those consonants, "never mentioned" may well be false. The test
+    also drops an article written onto the name (Alkhair / الخير) and takes
+    a Latin word spelled with the same consonant letters (Tawilah / Taweelah:
+    romanizations vary the vowels).
+    """
+    targets = {latin_skeleton(name)}
+    if _FUSED_ARTICLE.match(name):
+        targets.add(latin_skeleton(name[2:]))
+    targets = {t for t in targets if len(t) >= 2}
+    if not targets:
+        return False
+    letters = _consonant_letters(name)
+    for word in words:
+        if _ARABIC_LETTERS.search(word):
+            if arabic_skeleton(word) in targets:
+                return True
+        elif len(letters) >= 2 and _consonant_letters(word) == letters:
+            return True
+    return False
+
+
+def _consonant_letters(word: str) -> str:
+    """A Latin word's letters without vowels, doubled letters once: "Taweelah" and "Tawilah" give "twlh"."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", fold(word).lower()) if ch.isalpha() and not unicodedata.combining(ch))
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[aeiou]", "", plain))

@@ -50,6 +50,8 @@ def test_the_best_dialect_probe_is_recorded_on_the_scale_of_its_language() -> No
     ({"relevance": 5.0, "has_hits": False}, "refused"),
     ({"relevance": 5.0, "wants": "date", "gives_wanted": False}, "unsure"),
     ({"relevance": 5.0, "coverage": 0.0, "uncovered": ["founded"]}, "unsure"),
+    ({"relevance": 5.0, "unquoted_names": ["Alkhair"]}, "unsure"),  # only a passage not quoted may name it
+    ({"relevance": -1.0, "unquoted_names": ["Alkhair"]}, "refused"),  # off-topic all the same
     ({"relevance": 1.0, "coverage": 0.0, "uncovered": ["born"], "anchors": ["Antarah"]}, "unsure"),
     ({"relevance": 1.0, "coverage": 0.5, "uncovered": ["heat"]}, "unsure"),
     ({"relevance": 1.0}, "unsure"),
