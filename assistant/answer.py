@@ -367,9 +367,11 @@ def judge(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> 
     if writes_latin:  # and a name the passages write in Arabic letters, or translate, is not unknown either
         mentioned = _mentioned(assistant, analysis.unknown_names, evidence, analysis.query, translated_words=True)
         unchecked = [n for n in analysis.unknown_names if n not in mentioned]
-        unknown = [n for n in unchecked if not may_be_written(n, _passage_words(evidence, result, settings.evidence_passages))]
-        quoted = {u.rank for u in evidence.units}
-        unquoted = [n for n in unchecked if n not in unknown and not may_be_written(n, _passage_words(evidence, result, settings.evidence_passages, quoted))]
+        if unchecked:
+            found = _passage_words(evidence, result, settings.evidence_passages)
+            quoted = _passage_words(evidence, result, settings.evidence_passages, {u.rank for u in evidence.units})
+            unknown = [n for n in unchecked if not may_be_written(n, found)]
+            unquoted = [n for n in unchecked if n not in unknown and not may_be_written(n, quoted)]
     calibration = assistant.retriever.snapshot().calibration
     weak = ((result.relevance is not None and result.relevance < settings.sure_above)
             or (result.vocabulary is not None and result.vocabulary < settings.min_vocabulary))
@@ -400,11 +402,14 @@ def _across_languages(result: RetrievalResult, top: int) -> bool:
     return bool(hits) and not any(has_text_in(h.doc, language) for h in hits)
 
 
+# Decision reasons that list names ("...: Jeddah, Gulf"), and the message reason that says each.
+_NAME_REASONS = (("the documents never mention", "unknown"), ("the quoted passages do not name", "unquoted"))
+
+
 def _unsure_notice(decision: Decision, evidence: Evidence, wants: str | None, language: Language) -> str:
-    if decision.reason.startswith(("the documents never mention", "the quoted passages do not name")):
-        names = decision.reason.split(": ", 1)[1]
-        key = "unknown" if decision.reason.startswith("the documents") else "unquoted"
-        reason = messages.reason_text(key, language, names=names)
+    named = next((key for prefix, key in _NAME_REASONS if decision.reason.startswith(prefix)), None)
+    if named:
+        reason = messages.reason_text(named, language, names=decision.reason.split(": ", 1)[1])
     elif decision.reason.startswith("asks for") and wants:
         reason = messages.reason_text(wants, language)
     elif evidence.uncovered and evidence.coverage < 1.0 and "mention" in decision.reason:

@@ -305,8 +305,8 @@ def decide(relevance: float | None, *, has_hits: bool, coverage: float, uncovere
     mention, ``wants`` "number" or "date" when the question asks for one and
     ``gives_wanted`` whether the quoted sentences contain one;
     ``unknown_names`` are names the question uses that the corpus never writes;
-    ``unquoted_names`` those that only passages other than the quoted ones may write (a Latin name whose
-    consonants a lower passage's heading has, ``translit.may_be_written``): the quote may be about something else;
+    ``unquoted_names`` those that only passages other than the quoted ones may write (in a sentence or the
+    heading, by ``translit.may_be_written``): the quote may be about something else;
     ``anchors`` the names it uses that the passages found do write (in either
     script). A question about something the corpus names is not off-topic,
     however weakly its wording matches: an English question over Arabic

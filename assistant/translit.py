@@ -76,11 +76,14 @@ def arabic_skeleton(word: str) -> str:
     return _collapse(codes)
 
 
+def _plain_latin(word: str) -> str:
+    """A Latin word folded, lower-cased, without accents (Süleyman -> suleyman)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", fold(word).lower()) if not unicodedata.combining(ch))
+
+
 def latin_skeleton(word: str) -> str:
     """Consonant classes of a romanized word, article and vowels removed."""
-    word = unicodedata.normalize("NFKD", fold(word).lower())
-    word = "".join(ch for ch in word if not unicodedata.combining(ch))
-    word = _LATIN_ARTICLE.sub("", word)
+    word = _LATIN_ARTICLE.sub("", _plain_latin(word))
     word = re.sub(r"['’]s$", "", word)
     word = re.sub(r"c(?=[eiy])", "s", word)
     for pair, code in _LATIN_DIGRAPHS:
@@ -194,5 +197,5 @@ def may_be_written(name: str, words: Iterable[str]) -> bool:
 
 def _consonant_letters(word: str) -> str:
     """A Latin word's letters without vowels, doubled letters once: "Taweelah" and "Tawilah" give "twlh"."""
-    plain = "".join(ch for ch in unicodedata.normalize("NFKD", fold(word).lower()) if ch.isalpha() and not unicodedata.combining(ch))
-    return re.sub(r"(.)\1+", r"\1", re.sub(r"[aeiou]", "", plain))
+    letters = "".join(ch for ch in _plain_latin(word) if ch.isalpha())
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[aeiou]", "", letters))
