@@ -275,7 +275,8 @@ def gather_evidence(assistant: Assistant, result: RetrievalResult) -> Evidence:
     hits = result.hits[: settings.evidence_passages]
     return find_evidence(parts, [h.text for h in hits], analysis.language, assistant.vectors, min_z=settings.word_match_z,
                          cross_offset=settings.cross_script_offset,
-                         max_units=settings.quote_sentences + len(parts) - 1, headings=[h.heading for h in hits])
+                         max_units=settings.quote_sentences + len(parts) - 1, headings=[h.heading for h in hits],
+                         documents=[h.source for h in hits])
 
 
 def anchors(assistant: Assistant, result: RetrievalResult, evidence: Evidence) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -121,11 +121,57 @@ class Part:
     spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
     # language -> the vector moved toward it (``Retriever.moved_toward``): how sentences in it are lifted
     moved: Mapping[str, np.ndarray] = field(default_factory=dict)
+    proper_stems: frozenset[str] = frozenset()  # stems of its capitalized Latin names (``QueryAnalysis.proper``)
+    names_language: Language | None = None  # "en" when ``name_stems`` are capitalized names (``named_in``)
+    naming: frozenset[str] = frozenset()  # then, the documents whose candidates write them
 
     @classmethod
     def of(cls, analysis: QueryAnalysis, vector: np.ndarray, moved: Mapping[str, np.ndarray] | None = None) -> Part:
         """The part a question (or one part of it) asks, from its analysis and its query vector."""
-        return cls(vector, analysis.focus, analysis.name_stems, analysis.other_stems, analysis.wants, dict(analysis.spellings), dict(moved or {}))
+        stop = stopwords()
+        proper = frozenset(stem(w) for w in analysis.proper if w not in stop)
+        return cls(vector, analysis.focus, analysis.name_stems, analysis.other_stems, analysis.wants, dict(analysis.spellings),
+                   dict(moved or {}), proper)
+
+    def named_in(self, units: Sequence[Unit], reads: Sequence[frozenset[str]], documents: Sequence[str] = ()) -> Part:
+        """This part, naming what its question capitalizes when no alias-table name does and the candidates write it.
+
+        A corpus without front matter has no alias table, so a question naming
+        one of its subjects ("the Khafji plant") named nothing: the best quote
+        could be another plant's sentence with more of the asked-about words, and
+        a further quote from another document joined for covering one. Its
+        capitalized words name something, and a document whose English
+        candidates write one (a unit or its heading, the same stem) is about it,
+        every sentence of it: "They then beat the Patriots" in the article about
+        the Broncos. So the alias table's rules (``NAME_WEIGHT``, ``_about``)
+        apply between documents only (``naming``); held to the sentences that
+        write the name, the XQuAD English dev split lost 25 quotes of the fact.
+        A unit in another script cannot be judged by a Latin spelling and counts
+        as naming it: an Arabic article writes "Zinédine Zidane" once, in
+        brackets, and زيدان everywhere else.
+        """
+        if self.name_stems or not self.proper_stems:
+            return self
+        owners = frozenset(_document(u, documents) for u, read in zip(units, reads, strict=True)
+                           if u.language == "en" and self.proper_stems & read)
+        if not owners:
+            return self
+        written = self.proper_stems & frozenset().union(*(r for u, r in zip(units, reads, strict=True) if u.language == "en"))
+        return replace(self, name_stems=written, names_language="en", naming=owners)
+
+
+def _document(unit: Unit, documents: Sequence[str]) -> str:
+    """The document a unit comes from (its passage, when the documents are not given)."""
+    return documents[unit.rank] if unit.rank < len(documents) else f"#{unit.rank}"
+
+
+def _reads(part: Part, units: Sequence[Unit], reads: Sequence[frozenset[str]], documents: Sequence[str]) -> list[frozenset[str]]:
+    """What each unit names for this part: with capitalized names (``Part.named_in``), every unit of a document that
+    writes them names them, and so does a unit in a script they are not written in."""
+    if part.names_language is None:
+        return list(reads)
+    return [read | part.name_stems if u.language != part.names_language or _document(u, documents) in part.naming else read
+            for u, read in zip(units, reads, strict=True)]
 
 
 @dataclass
@@ -272,13 +318,16 @@ class _Scored:
 
 def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, heading_stems: Sequence[frozenset[str]],
                  language: Language, cache: VectorCache, min_z: float, cross_offset: float,
-                 language_weight: float = LANGUAGE_WEIGHT) -> _Scored:
-    """How well each unit answers the part: similarity z + covered words + names + language + quantity."""
+                 language_weight: float = LANGUAGE_WEIGHT, named: Sequence[frozenset[str]] | None = None) -> _Scored:
+    """How well each unit answers the part: similarity z + covered words + names (``named``: see ``_reads``)
+    + language + quantity."""
     strengths = word_strengths(part.focus, units, cache, cross_offset, part.spellings)
     matches = strengths >= min_z
     share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
-    names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0
-                      for u in units])
+    if named is not None and part.names_language is not None:
+        names = np.array([1.0 if part.name_stems & read else 0.0 for read in named])
+    else:
+        names = np.array([1.0 if part.name_stems & u.stems else 0.5 if part.name_stems & heading_stems[u.rank] else 0.0 for u in units])
     quantities = np.array([u.gives_quantity for u in units], dtype=float)
     scores = (_semantic(part, units, unit_vectors) + COVERAGE_WEIGHT * share + NAME_WEIGHT * names
               + language_weight * np.array([u.language == language for u in units], dtype=float)
@@ -296,7 +345,7 @@ def _with_headings(units: Sequence[Unit], heading_stems: Sequence[frozenset[str]
 
 
 def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: VectorCache, *, min_z: float,
-                  cross_offset: float = 0.0, headings: Sequence[str] = ()) -> list[int]:
+                  cross_offset: float = 0.0, headings: Sequence[str] = (), documents: Sequence[str] = ()) -> list[int]:
     """Passage indices, best first, by their best sentence plus the retriever's rank (a sentence about another
     document's subject does not count: ``_elsewhere``).
 
@@ -316,10 +365,13 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
     if not units:
         return list(range(len(texts)))
     heading_stems = _heading_stems(headings, len(texts))
+    reads = _with_headings(units, heading_stems)
+    part = part.named_in(units, reads, documents)
+    named = _reads(part, units, reads, documents)
     scored = _score_units(part, units, cache.passages([u.text for u in units]), heading_stems,
-                          language, cache, min_z, cross_offset, language_weight=0.0)
+                          language, cache, min_z, cross_offset, language_weight=0.0, named=named)
     best = np.full(len(texts), -np.inf)  # a passage all of whose units are about another subject goes last
-    for unit, read, score in zip(units, _with_headings(units, heading_stems), scored.scores, strict=True):
+    for unit, read, score in zip(units, named, scored.scores, strict=True):
         if not _elsewhere(part, read):
             best[unit.rank] = max(best[unit.rank], float(score))
     total = best + RERANK_RANK_WEIGHT / (1 + np.arange(len(texts)))
@@ -327,11 +379,14 @@ def rank_passages(part: Part, texts: Sequence[str], language: Language, cache: V
 
 
 def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Language, cache: VectorCache, *,
-                  min_z: float, cross_offset: float = 0.0, max_units: int = 3, headings: Sequence[str] = ()) -> Evidence:
+                  min_z: float, cross_offset: float = 0.0, max_units: int = 3, headings: Sequence[str] = (),
+                  documents: Sequence[str] = ()) -> Evidence:
     """Choose what to quote from the passages ``texts`` (best first), part by part.
 
     ``headings`` (title and section of each passage) tell which passage is
-    about a name when its sentences only say "it".
+    about a name when its sentences only say "it"; ``documents`` (the source
+    file of each passage) keep a second figure from another file out of the
+    answer to a "how many" or "when" question (``_rival_figure``).
     Each part gets its best-scored unit, held to naming what the part names
     (``_about``, ``_elsewhere``); further units join when they score close to
     the top and cover an asked-about word not covered yet. Coverage for the
@@ -349,8 +404,9 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
     reads = _with_headings(units, heading_stems)
     chosen: list[int] = []
     covered_all: dict[str, bool] = {}
-    for part in parts:
-        scored = _score_units(part, units, unit_vectors, heading_stems, language, cache, min_z, cross_offset)
+    for part in (p.named_in(units, reads, documents) for p in parts):
+        named = _reads(part, units, reads, documents)
+        scored = _score_units(part, units, unit_vectors, heading_stems, language, cache, min_z, cross_offset, named=named)
         matches = scored.matches
         for word, row in zip(part.focus, scored.strengths, strict=True):
             covered_all[word] = covered_all.get(word, False) or bool((row >= min_z).any())
@@ -358,9 +414,9 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         scores = scored.scores + ranks
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         floor = scores[order[0]] - KEEP_WITHIN
-        about = [_about(part, read) for read in reads]
+        about = [_about(part, read) for read in named]
         best = next((i for i in order if scores[i] >= floor and about[i]), order[0])
-        if _elsewhere(part, reads[best]):
+        if _elsewhere(part, named[best]):
             best = next((i for i in order if about[i]), best)
         picked = [best]
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
@@ -369,7 +425,7 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
                 continue
             if len(picked) >= max_units or scores[i] < floor:
                 break
-            adds = part.focus and about[i] and bool((matches[:, i] & ~seen).any())
+            adds = part.focus and about[i] and bool((matches[:, i] & ~seen).any()) and not _rival_figure(part, units, best, i, documents)
             if adds:
                 picked.append(i)
                 seen |= matches[:, i]
@@ -467,6 +523,30 @@ def _translated_by(i: int, units: Sequence[Unit], unit_vectors: np.ndarray, lang
         return None
     nearest = _nearest(i, theirs, unit_vectors)
     return nearest if i in translation_of(nearest, units, unit_vectors, unit.language) else None
+
+
+def _rival_figure(part: Part, units: Sequence[Unit], best: int, other: int, documents: Sequence[str]) -> bool:
+    """Whether unit ``other`` would give the reader a second answer to a question asking for a number or a date:
+    the best unit gives one, and ``other``, from a file the retriever ranked lower, gives its own.
+
+    A further quote joins for covering an asked-about word the best one leaves
+    out; a figure from another file covers it about something else. Asked the
+    capacity of one desalination plant, the answer quoted its 60,000 m³ a day
+    and, for "production", another plant's 1,036,000 m³ from that plant's own
+    file. Within one document a second figure is usually the same subject's
+    (a date and its sequel, a total and its parts), so only files are told
+    apart; and a file ranked above the best unit's keeps its figure, since the
+    best quote may be the wrong one (asked when William Trent's men began a
+    fort, the best quote was another fort's rebuilding, and the passage ranked
+    first held the answer). On the ARCD dev split this took a second figure out
+    of 19 answers; the two whose gold span only the dropped quote held already
+    gave the fact ("5 مرات" for "خمس مرات"), or the dropped one was about
+    another player.
+    """
+    if not part.wants or len(documents) <= max(units[best].rank, units[other].rank):
+        return False
+    return (units[best].gives_quantity and units[other].gives_quantity and units[other].rank > units[best].rank
+            and documents[units[best].rank] != documents[units[other].rank])
 
 
 def _about(part: Part, stems: frozenset[str]) -> bool:

@@ -67,6 +67,11 @@ class Hit:
         return passage_text(self.doc)
 
     @property
+    def source(self) -> str:
+        """The file the passage comes from."""
+        return str(self.doc.metadata.get("source") or self.id)
+
+    @property
     def heading(self) -> str:
         return str(self.doc.metadata.get("heading") or self.doc.metadata.get("title") or "")
 
@@ -464,7 +469,8 @@ class Retriever:
         assert result.query_vector is not None
         part = Part.of(analysis, result.query_vector, self.moved_toward(result.query_vector, analysis.language))
         order = rank_passages(part, [h.text for h in hits], analysis.language, self.vectors, min_z=self.settings.word_match_z,
-                              cross_offset=self.settings.cross_script_offset, headings=[h.heading for h in hits])
+                              cross_offset=self.settings.cross_script_offset, headings=[h.heading for h in hits],
+                              documents=[h.source for h in hits])
         return [hits[i] for i in order]
 
     @staticmethod

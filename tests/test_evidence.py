@@ -345,3 +345,47 @@ def test_a_name_is_known_by_the_words_no_other_name_shares(cache: VectorCache) -
     evidence = find_evidence([part], [render, ritual], "en", cache, min_z=4.0, cross_offset=1.0,
                              headings=["Render Network (ريندر)", "السحابة كخدمة (IaaS)"])
     assert evidence.units and all(u.rank == 0 for u in evidence.units)
+
+
+def test_a_figure_from_another_document_is_no_second_answer_to_how_many(cache: VectorCache) -> None:
+    """A further quote joins for an asked-about word the best one leaves out ("residents"); when the question asks for
+    a number and the best quote gives one, a lower-ranked file's own figure would be a second, rival answer."""
+    question = "How much water does the solar desalination plant produce a day, and how many residents does it serve?"
+    solar = "The solar desalination plant produces 60,000 cubic metres of water a day. It was opened in 2018 near the border."
+    hybrid = "The hybrid plant on the coast serves about two million residents, with 1,036,000 cubic metres a day."
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    assert part.wants == "number"
+
+    def quoted(passages: list[str], documents: tuple[str, ...]) -> list[str]:
+        evidence = find_evidence([part], passages, "en", cache, min_z=4.0, cross_offset=1.0, documents=documents)
+        return [u.text for u in evidence.units]
+
+    assert quoted([solar, hybrid], ("solar.md", "hybrid.md")) == [passage_units(solar)[0]]
+    both = quoted([solar, hybrid], ("gulf.md", "gulf.md"))  # one document: its second figure is the same subject's
+    assert len(both) == 2 and "1,036,000" in both[1]
+    # the retriever ranked the other file first: the best quote may be the wrong one, so that file's figure stays
+    assert len(quoted([hybrid, solar], ("hybrid.md", "solar.md"))) == 2
+
+
+def test_a_capitalized_name_holds_the_quotes_without_an_alias_table(cache: VectorCache) -> None:
+    """A corpus without front matter: "Khafji" still names the plant asked about, so another plant's sentence with
+    more of the asked-about words is neither the answer nor a further quote."""
+    question = "How much desalinated water does the Khafji plant produce each day?"
+    khafji = "The Khafji solar plant opened in 2018. Its capacity is 60,000 cubic metres a day, serving about 100,000 residents."
+    other = "The Ras Al Khair plant produces about 1,036,000 cubic metres of desalinated water each day, and 2,400 MW of power."
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    assert part.name_stems == frozenset() and part.proper_stems == {"khafji"}
+    evidence = find_evidence([part], [khafji, other], "en", cache, min_z=4.0, cross_offset=1.0,
+                             headings=["Khafji Solar Plant", "Ras Al Khair"], documents=["khafji.txt", "ras-al-khair.md"])
+    quoted = " ".join(u.text for u in evidence.units)
+    assert "60,000" in quoted and "Ras Al Khair" not in quoted
+
+
+def test_a_latin_name_does_not_judge_arabic_sentences(cache: VectorCache) -> None:
+    """An Arabic article gives the Latin spelling once, in brackets: that sentence is not the only one about the club."""
+    question = "When was Manchester United founded?"
+    passage = ("نادي مانشستر يونايتد لكرة القدم (بالإنجليزية: Manchester United Football Club) هو نادي كرة قدم إنجليزي من أعرق أندية العالم. "
+               "تأسس نادي مانشستر يونايتد في 1 مارس 1878 وكان يسمى آنذاك نيوتن هيث.")
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    evidence = find_evidence([part], [passage], "en", cache, min_z=4.0, cross_offset=1.0, headings=["مانشستر يونايتد"])
+    assert evidence.units and any("1878" in u.text for u in evidence.units)
