@@ -23,6 +23,8 @@ TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + tuple(CONVERTERS)
 # Files that describe the corpus rather than belong to it.
 NOT_INDEXED = {"README.md", "readme.md"}
+TITLE_LINE_CHARS = 120  # a first line longer than this is a paragraph, not a title
+_SENTENCE_END = frozenset(".!?؟…:;,،؛")
 _FIRST_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)  # a Markdown level-1 heading
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
@@ -45,13 +47,17 @@ class SourceDocument:
     @property
     def title(self) -> str:
         """Title for citations and for "the documents cover ...": front matter ``title`` or ``name``, else the
-        first ``# heading`` (a Markdown file dropped in without front matter), else the file name."""
+        first ``# heading`` (a Markdown file dropped in without front matter), else a plain-text file's title
+        line (``_first_line_title``), else the file name."""
         for key in ("title", "name"):
             value = self.meta.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()
         heading = _FIRST_HEADING.search(self.text)
-        return heading.group(1).strip() if heading else Path(self.source).stem
+        if heading:
+            return heading.group(1).strip()
+        first = _first_line_title(self.text) if Path(self.source).suffix.lower() == ".txt" else None
+        return first or Path(self.source).stem
 
     @property
     def aliases(self) -> list[str]:
@@ -65,6 +71,18 @@ class SourceDocument:
         if not isinstance(raw, dict):
             return []
         return [[str(name).strip(), *_string_list(spellings)] for name, spellings in raw.items() if str(name).strip()]
+
+
+def _first_line_title(text: str) -> str | None:
+    """A plain-text file's first line when it reads as a title: short, not ending as a sentence does, and set
+    apart from the text below it by a blank line (the way a .txt article is written without markup)."""
+    lines = text.lstrip("\ufeff\n\r\t ").split("\n")
+    if len(lines) < 3 or lines[1].strip() or not any(line.strip() for line in lines[2:]):
+        return None
+    first = lines[0].strip()
+    if not first or len(first) > TITLE_LINE_CHARS or first[-1] in _SENTENCE_END:
+        return None
+    return first
 
 
 @dataclass

@@ -32,6 +32,18 @@ def test_without_front_matter_the_first_heading_is_the_title(tmp_path) -> None:
     assert load_file(tmp_path / "plain.md", tmp_path, 5_000_000).title == "plain"
 
 
+def test_a_plain_text_file_is_titled_by_its_title_line(tmp_path) -> None:
+    """A .txt article opens with its title on a line of its own; a first line that is a sentence is no title."""
+    (tmp_path / "solar-khafji.txt").write_text("التحلية بالطاقة الشمسية في الخفجي\n\nتقع محطة الخفجي قرب الحدود.\n", encoding="utf-8")
+    (tmp_path / "note.txt").write_text("A short note about GPU markets.\n\nMore of it.\n", encoding="utf-8")
+    (tmp_path / "run-on.txt").write_text("GPU markets\nstart right here without a break.\n", encoding="utf-8")
+    doc = load_file(tmp_path / "solar-khafji.txt", tmp_path, 5_000_000)
+    assert doc.title == "التحلية بالطاقة الشمسية في الخفجي"
+    assert all(c.metadata["title"] == doc.title for c in chunk_document(doc, 220, 30, len))
+    assert load_file(tmp_path / "note.txt", tmp_path, 5_000_000).title == "note"
+    assert load_file(tmp_path / "run-on.txt", tmp_path, 5_000_000).title == "run-on"
+
+
 def test_sections_from_headings() -> None:
     _, chunks = _article_chunks()
     sections = {c.metadata["section"] for c in chunks}

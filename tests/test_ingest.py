@@ -150,6 +150,20 @@ def test_ingest_cli_json_twice(tmp_path: Path) -> None:
     assert runs[1]["unchanged"] == runs[0]["added"]
 
 
+def test_ingest_cli_exits_2_when_it_skipped_a_file(tmp_path: Path) -> None:
+    """The readable files are indexed, the broken one named; the exit status tells a script that one was skipped."""
+    corpus = _small_corpus(tmp_path)
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 this is not a PDF")
+    cmd = [sys.executable, str(ROOT / "ingest.py"), "--corpus", str(corpus), "--store", str(tmp_path / "s"), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr
+    run = json.loads(done.stdout)
+    assert run["failed"] == 1 and run["added"] > 0 and [e["source"] for e in run["errors"]] == ["broken.pdf"]
+    (corpus / "broken.pdf").unlink()
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0 and json.loads(again.stdout)["failed"] == 0
+
+
 def test_file_groups_keep_files_whole() -> None:
     from langchain_core.documents import Document
 
