@@ -82,6 +82,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     print(f"query: {result.query}")
     if result.relevance is not None:
         print(f"relevance: {result.relevance:.2f} (standard deviations above off-topic questions)")
+    scores = [hit.score for hit in result.hits]
+    if scores != sorted(scores, reverse=True):
+        print("order: re-ranked by each passage's best sentence (RERANK_PASSAGES); scores are the retrieval's before it")
     for rank, hit in enumerate(result.hits, start=1):
         meta = hit.doc.metadata
         where = Citation.from_hit(rank, hit).locator()

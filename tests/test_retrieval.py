@@ -299,3 +299,25 @@ def test_a_question_across_languages_is_ranked_moved_but_scored_as_asked(built_s
     assert [h.id for h in a.hits] != [h.id for h in b.hits]  # the ranking is what moves
     arabic = "ما القطاعات التي يعززها الذكاء الاصطناعي في التشفير؟"
     assert [h.id for h in moved.search(arabic).hits] == [h.id for h in plain.search(arabic).hits]
+
+
+def test_retrieve_says_when_the_order_is_not_the_scores(monkeypatch, capsys) -> None:
+    """After the sentence re-ranking the printed fused scores are out of order; the command says why."""
+    import argparse
+    from types import SimpleNamespace
+
+    from langchain_core.documents import Document
+
+    import assistant.retrieval as retrieval
+    from assistant.cli import cmd_retrieve
+
+    def hits(*scores: float) -> list:
+        return [retrieval.Hit(Document(page_content=f"passage {i}", metadata={"source": f"{i}.md", "id": f"{i}"}), score)
+                for i, score in enumerate(scores)]
+
+    for scores, expected in (((0.03, 0.05), True), ((0.05, 0.03), False)):
+        found = SimpleNamespace(query="q", relevance=None, hits=hits(*scores))
+        monkeypatch.setattr(retrieval, "Retriever", lambda settings, found=found: SimpleNamespace(search=lambda q, h: found))
+        args = argparse.Namespace(store_dir=None, k=2, mode=None, history=None, question="q", json=False)
+        assert cmd_retrieve(args) == 0
+        assert ("re-ranked" in capsys.readouterr().out) is expected
