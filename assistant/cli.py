@@ -47,8 +47,9 @@ def ingest_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Arg
     return parser
 
 
-# Exit status of an ingest that indexed the other files but skipped some it could not read (named in its
-# output): a script or a scheduled job notices, unlike with 0; 1 stays for an ingest that did nothing.
+# Exit status of an ingest that indexed the other files but skipped some of a type it reads that it could not
+# read (all skipped files are named in its output): a script or a scheduled job notices, unlike with 0; 1 stays
+# for an ingest that stopped.
 INGEST_SKIPPED_FILES = 2
 
 
@@ -65,7 +66,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
     else:
         print(summary.to_text())
-    return INGEST_SKIPPED_FILES if summary.failed else 0
+    return INGEST_SKIPPED_FILES if unreadable(summary.errors) else 0
+
+
+def unreadable(errors: list[dict[str, str]]) -> list[str]:
+    """The skipped files of a type ingest reads: broken ones, not an image or a LICENSE left in the folder."""
+    from assistant.corpus import SUPPORTED_SUFFIXES
+
+    return [e["source"] for e in errors if Path(e["source"]).suffix.lower() in SUPPORTED_SUFFIXES]
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:

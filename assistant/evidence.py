@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from assistant.query import QueryAnalysis
+from assistant.query import QueryAnalysis, capitalized_runs
 from assistant.text import Language, detect_language, normalize, raw_words, root, split_sentences, stem, stopwords, words
 from assistant.text_vectors import VectorCache
 
@@ -121,17 +121,17 @@ class Part:
     spellings: Mapping[str, str] = field(default_factory=dict)  # focus word -> indexed term one edit away
     # language -> the vector moved toward it (``Retriever.moved_toward``): how sentences in it are lifted
     moved: Mapping[str, np.ndarray] = field(default_factory=dict)
-    proper_stems: frozenset[str] = frozenset()  # stems of its capitalized Latin names (``QueryAnalysis.proper``)
+    proper_runs: tuple[frozenset[str], ...] = ()  # stems of each capitalized Latin name (``query.capitalized_runs``)
     names_language: Language | None = None  # "en" when ``name_stems`` are capitalized names (``named_in``)
-    naming: frozenset[str] = frozenset()  # then, the documents whose candidates write them
+    naming: frozenset[str] = frozenset()  # then, the documents whose candidates write one whole
 
     @classmethod
     def of(cls, analysis: QueryAnalysis, vector: np.ndarray, moved: Mapping[str, np.ndarray] | None = None) -> Part:
         """The part a question (or one part of it) asks, from its analysis and its query vector."""
         stop = stopwords()
-        proper = frozenset(stem(w) for w in analysis.proper if w not in stop)
+        runs = (frozenset(stem(w) for w in run if w not in stop) for run in capitalized_runs(analysis.query))
         return cls(vector, analysis.focus, analysis.name_stems, analysis.other_stems, analysis.wants, dict(analysis.spellings),
-                   dict(moved or {}), proper)
+                   dict(moved or {}), tuple(run for run in runs if run))
 
     def named_in(self, units: Sequence[Unit], reads: Sequence[frozenset[str]], documents: Sequence[str] = ()) -> Part:
         """This part, naming what its question capitalizes when no alias-table name does and the candidates write it.
@@ -139,25 +139,35 @@ class Part:
         A corpus without front matter has no alias table, so a question naming
         one of its subjects ("the Khafji plant") named nothing: the best quote
         could be another plant's sentence with more of the asked-about words, and
-        a further quote from another document joined for covering one. Its
-        capitalized words name something, and a document whose English
-        candidates write one (a unit or its heading, the same stem) is about it,
-        every sentence of it: "They then beat the Patriots" in the article about
-        the Broncos. So the alias table's rules (``NAME_WEIGHT``, ``_about``)
-        apply between documents only (``naming``); held to the sentences that
-        write the name, the XQuAD English dev split lost 25 quotes of the fact.
-        A unit in another script cannot be judged by a Latin spelling and counts
-        as naming it: an Arabic article writes "Zinédine Zidane" once, in
-        brackets, and زيدان everywhere else.
+        a further quote from another document joined for covering one. A
+        capitalized name names something, and a document one of whose English
+        candidates writes all its words (a unit with its heading, the same stems;
+        "north-east" does not write "Az-Zour North") is about it, every sentence
+        of it: "They then beat the Patriots" in the article about the Broncos.
+        So the alias table's rules (``NAME_WEIGHT``, ``_about``) apply between
+        documents only (``naming``); held to the sentences that write the name,
+        the XQuAD English dev split lost 25 quotes of the fact. A unit in another
+        script cannot be judged by a Latin spelling and counts as naming it: an
+        Arabic article writes "Zinédine Zidane" once, in brackets, and زيدان
+        everywhere else. Also when the question names nothing the alias table
+        knows (a corpus with one may still be asked about "Ethereum").
         """
-        if self.name_stems or not self.proper_stems:
+        if self.name_stems or not self.proper_runs:
             return self
-        owners = frozenset(_document(u, documents) for u, read in zip(units, reads, strict=True)
-                           if u.language == "en" and self.proper_stems & read)
+        owners: set[str] = set()
+        written: set[str] = set()
+        for unit, read in zip(units, reads, strict=True):
+            whole = [run for run in self.proper_runs if unit.language == "en" and run <= read]
+            if whole:
+                owners.add(_document(unit, documents))
+                written.update(*whole)
         if not owners:
             return self
-        written = self.proper_stems & frozenset().union(*(r for u, r in zip(units, reads, strict=True) if u.language == "en"))
-        return replace(self, name_stems=written, names_language="en", naming=owners)
+        return replace(self, name_stems=frozenset(written), names_language="en", naming=frozenset(owners))
+
+    def names_document_of(self, unit: Unit, documents: Sequence[str]) -> bool:
+        """Whether the unit's document writes the part's capitalized names (always, for alias-table names)."""
+        return self.names_language is None or _document(unit, documents) in self.naming
 
 
 def _document(unit: Unit, documents: Sequence[str]) -> str:
@@ -167,11 +177,12 @@ def _document(unit: Unit, documents: Sequence[str]) -> str:
 
 def _reads(part: Part, units: Sequence[Unit], reads: Sequence[frozenset[str]], documents: Sequence[str]) -> list[frozenset[str]]:
     """What each unit names for this part: with capitalized names (``Part.named_in``), every unit of a document that
-    writes them names them, and so does a unit in a script they are not written in."""
+    writes one whole names them, and so does a unit in a script they are not written in; a unit of another
+    document does not, whatever word of a name it shares ("north" of "Az-Zour North")."""
     if part.names_language is None:
         return list(reads)
-    return [read | part.name_stems if u.language != part.names_language or _document(u, documents) in part.naming else read
-            for u, read in zip(units, reads, strict=True)]
+    return [read | part.name_stems if u.language != part.names_language or part.names_document_of(u, documents)
+            else read - part.name_stems for u, read in zip(units, reads, strict=True)]
 
 
 @dataclass
@@ -419,13 +430,16 @@ def find_evidence(parts: Sequence[Part], texts: Sequence[str], language: Languag
         if _elsewhere(part, named[best]):
             best = next((i for i in order if about[i]), best)
         picked = [best]
+        # the best unit is about what the part names, if it names anything (its own script, its own document)
+        sure_of_best = not part.name_stems or (about[best] and part.names_document_of(units[best], documents))
         seen = matches[:, best].copy() if part.focus else np.zeros(0, dtype=bool)
         for i in order:
             if i == best:
                 continue
             if len(picked) >= max_units or scores[i] < floor:
                 break
-            adds = part.focus and about[i] and bool((matches[:, i] & ~seen).any()) and not _rival_figure(part, units, best, i, documents)
+            adds = (part.focus and about[i] and bool((matches[:, i] & ~seen).any())
+                    and not (sure_of_best and _rival_figure(part, units, best, i, documents)))
             if adds:
                 picked.append(i)
                 seen |= matches[:, i]
@@ -538,10 +552,14 @@ def _rival_figure(part: Part, units: Sequence[Unit], best: int, other: int, docu
     apart; and a file ranked above the best unit's keeps its figure, since the
     best quote may be the wrong one (asked when William Trent's men began a
     fort, the best quote was another fort's rebuilding, and the passage ranked
-    first held the answer). On the ARCD dev split this took a second figure out
-    of 19 answers; the two whose gold span only the dropped quote held already
-    gave the fact ("5 مرات" for "خمس مرات"), or the dropped one was about
-    another player.
+    first held the answer). For the same reason the caller asks this only when
+    the best unit is known to be about what the question names, if it names
+    anything: asked the cost of the reservoirs "Kahramaa" built, the best quote
+    was another plant's cost from an Arabic file that cannot be told to be about
+    Kahramaa, and the English file's own cost must stay. On the ARCD dev split
+    this took a second figure out of 19 answers; the two whose gold span only
+    the dropped quote held already gave the fact ("5 مرات" for "خمس مرات"), or
+    the dropped one was about another player.
     """
     if not part.wants or len(documents) <= max(units[best].rank, units[other].rank):
         return False

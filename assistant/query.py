@@ -110,6 +110,38 @@ def proper_names(text: str) -> set[str]:
     return names
 
 
+def capitalized_runs(text: str) -> list[list[str]]:
+    """The text's capitalized Latin names, each as its normalized words in order: "the Ras Al Khair plant" ->
+    [["ras", "al", "khair"]]; "Az-Zour North" -> [["az", "zour", "north"]]; "Kahramaa" in an Arabic question too.
+
+    Unlike ``proper_names``, a capitalized first word counts (a question may open with its subject:
+    "Khafji: when ..."), unless it is a function word ("How", "What"); and each name stays whole, so that a passage writing one of its words ("north-east") does not name it. A
+    short lower-case particle between two capitalized words (ibn, al, de) belongs to the name; an all-capitals
+    word is an acronym (GPU), not a name.
+    """
+    tokens = [(m.start(), m.end(), m.group(0)) for m in _LATIN_TOKEN.finditer(text)]
+    stop = stopwords()
+    capital = [any(c.isupper() for c in tok) and not tok.rstrip("s").isupper() and normalize(tok) not in stop
+               for _, _, tok in tokens]
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for i, (start, _, tok) in enumerate(tokens):
+        joined = i > 0 and not text[tokens[i - 1][1]:start].strip()  # nothing but spaces since the previous word
+        inside = (not capital[i] and len(tok) <= 4 and 0 < i < len(tokens) - 1 and capital[i - 1] and capital[i + 1]
+                  and joined and not text[tokens[i][1]:tokens[i + 1][0]].strip())
+        if capital[i] or inside:
+            if current and not joined:
+                runs.append(current)
+                current = []
+            current.extend(words(tok))
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
 def focus_words(query: str, aliases: AliasTable) -> list[str]:
     """Content words of the query, as the user wrote them, minus names, comparison words and digits.
 

@@ -374,11 +374,23 @@ def test_a_capitalized_name_holds_the_quotes_without_an_alias_table(cache: Vecto
     khafji = "The Khafji solar plant opened in 2018. Its capacity is 60,000 cubic metres a day, serving about 100,000 residents."
     other = "The Ras Al Khair plant produces about 1,036,000 cubic metres of desalinated water each day, and 2,400 MW of power."
     part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
-    assert part.name_stems == frozenset() and part.proper_stems == {"khafji"}
+    assert part.name_stems == frozenset() and part.proper_runs == (frozenset({"khafji"}),)
     evidence = find_evidence([part], [khafji, other], "en", cache, min_z=4.0, cross_offset=1.0,
                              headings=["Khafji Solar Plant", "Ras Al Khair"], documents=["khafji.txt", "ras-al-khair.md"])
     quoted = " ".join(u.text for u in evidence.units)
     assert "60,000" in quoted and "Ras Al Khair" not in quoted
+
+
+def test_a_file_names_a_capitalized_name_by_all_its_words(cache: VectorCache) -> None:
+    """"north-east" is not "Az-Zour North": another plant's figure stays out of the answer."""
+    question = "How much water does the Az-Zour North plant produce per day?"
+    kuwait = "The Az-Zour North plant opened its first phase in 2016. It produces 486,000 cubic metres of water a day."
+    other = "The Taweelah plant, north-east of Abu Dhabi, produces 909,200 cubic metres of drinking water per day."
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    for passages, documents in (([other, kuwait], ["taweelah.md", "kuwait.md"]), ([kuwait, other], ["kuwait.md", "taweelah.md"])):
+        evidence = find_evidence([part], passages, "en", cache, min_z=4.0, cross_offset=1.0, documents=documents)
+        quoted = " ".join(u.text for u in evidence.units)
+        assert "486,000" in quoted and "909,200" not in quoted
 
 
 def test_a_latin_name_does_not_judge_arabic_sentences(cache: VectorCache) -> None:
@@ -389,3 +401,15 @@ def test_a_latin_name_does_not_judge_arabic_sentences(cache: VectorCache) -> Non
     part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
     evidence = find_evidence([part], [passage], "en", cache, min_z=4.0, cross_offset=1.0, headings=["مانشستر يونايتد"])
     assert evidence.units and any("1878" in u.text for u in evidence.units)
+
+
+def test_a_best_quote_not_known_to_be_about_the_name_keeps_the_named_files_figure(cache: VectorCache) -> None:
+    """The best quote is another plant's cost, from an Arabic file no Latin spelling can judge; the file that writes
+    "Kahramaa" ranks lower, and its own cost must stay in the answer."""
+    question = "كم بلغت تكلفة مشروع الخزانات الذي نفذته Kahramaa في قطر؟"
+    other = "بدأ إنشاء المحطة عام 2011 بتكلفة بلغت نحو 27 مليار ريال سعودي."
+    qatar = "The Water Security Mega Reservoirs project was carried out by Kahramaa. The project cost about 14.5 billion Qatari riyals."
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    assert part.wants == "number" and part.proper_runs == (frozenset({"kahramaa"}),)
+    evidence = find_evidence([part], [other, qatar], "ar", cache, min_z=4.0, cross_offset=1.0, documents=["ras.md", "qatar.docx"])
+    assert "14.5 billion" in " ".join(u.text for u in evidence.units)

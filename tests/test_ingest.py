@@ -160,8 +160,9 @@ def test_ingest_cli_exits_2_when_it_skipped_a_file(tmp_path: Path) -> None:
     run = json.loads(done.stdout)
     assert run["failed"] == 1 and run["added"] > 0 and [e["source"] for e in run["errors"]] == ["broken.pdf"]
     (corpus / "broken.pdf").unlink()
+    (corpus / "diagram.png").write_bytes(b"\x89PNG\r\n")  # a file of a type ingest does not read: named, no failure status
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert again.returncode == 0 and json.loads(again.stdout)["failed"] == 0
+    assert again.returncode == 0 and [e["source"] for e in json.loads(again.stdout)["errors"]] == ["diagram.png"]
 
 
 def test_file_groups_keep_files_whole() -> None:
