@@ -114,15 +114,16 @@ def capitalized_runs(text: str) -> list[list[str]]:
     """The text's capitalized Latin names, each as its normalized words in order: "the Ras Al Khair plant" ->
     [["ras", "al", "khair"]]; "Az-Zour North" -> [["az", "zour", "north"]]; "Kahramaa" in an Arabic question too.
 
-    Unlike ``proper_names``, a capitalized first word counts (a question may open with its subject:
-    "Khafji: when ..."), unless it is a function word ("How", "What"); and each name stays whole, so that a passage writing one of its words ("north-east") does not name it. A
+    The text's first word is capitalized by position ("According to ...", "Whose ..."), not as a name; a
+    Latin word that follows Arabic ones is not first ("Kahramaa" in an Arabic question, which
+    ``proper_names`` skips as the first Latin word). Each name stays whole, so that a passage writing one of its words ("north-east") does not name it. A
     short lower-case particle between two capitalized words (ibn, al, de) belongs to the name; an all-capitals
     word is an acronym (GPU), not a name.
     """
     tokens = [(m.start(), m.end(), m.group(0)) for m in _LATIN_TOKEN.finditer(text)]
     stop = stopwords()
     capital = [any(c.isupper() for c in tok) and not tok.rstrip("s").isupper() and normalize(tok) not in stop
-               for _, _, tok in tokens]
+               and bool(text[:start].strip()) for start, _, tok in tokens]
     runs: list[list[str]] = []
     current: list[str] = []
     for i, (start, _, tok) in enumerate(tokens):
