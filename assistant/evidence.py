@@ -157,7 +157,9 @@ class Part:
         owners: set[str] = set()
         written: set[str] = set()
         for unit, read in zip(units, reads, strict=True):
-            whole = [run for run in self.proper_runs if unit.language == "en" and run <= read]
+            if unit.language != "en":
+                continue
+            whole = [run for run in self.proper_runs if run <= read]
             if whole:
                 owners.add(_document(unit, documents))
                 written.update(*whole)
@@ -564,7 +566,7 @@ def _rival_figure(part: Part, units: Sequence[Unit], best: int, other: int, docu
     if not part.wants or len(documents) <= max(units[best].rank, units[other].rank):
         return False
     return (units[best].gives_quantity and units[other].gives_quantity and units[other].rank > units[best].rank
-            and documents[units[best].rank] != documents[units[other].rank])
+            and _document(units[best], documents) != _document(units[other], documents))
 
 
 def _about(part: Part, stems: frozenset[str]) -> bool:

@@ -88,6 +88,11 @@ def _name_words(groups: list[AliasGroup]) -> set[str]:
 _LATIN_TOKEN = re.compile(r"[A-Za-z][\w.\-'’]*")
 
 
+def _capitalized(token: str) -> bool:
+    """A capitalized word; an all-capitals one is an acronym (GPU, GPUs, AI): a term people ask about, not a name."""
+    return any(c.isupper() for c in token) and not token.rstrip("s").isupper()
+
+
 def proper_names(text: str) -> set[str]:
     """Normalized words of the Latin-script proper names in a text: capitalized words after the first.
 
@@ -100,8 +105,7 @@ def proper_names(text: str) -> set[str]:
     tokens = [m.group(0) for m in _LATIN_TOKEN.finditer(text)]
     if not tokens:
         return set()
-    # An all-capitals word is an acronym (GPU, GPUs, AI): a term people ask about, not a name.
-    capital = [i > 0 and any(c.isupper() for c in tok) and not tok.rstrip("s").isupper() for i, tok in enumerate(tokens)]
+    capital = [i > 0 and _capitalized(tok) for i, tok in enumerate(tokens)]
     names: set[str] = set()
     for i, tok in enumerate(tokens):
         inside = 0 < i < len(tokens) - 1 and capital[i - 1] and capital[i + 1] and len(tok) <= 4
@@ -116,14 +120,13 @@ def capitalized_runs(text: str) -> list[list[str]]:
 
     The text's first word is capitalized by position ("According to ...", "Whose ..."), not as a name; a
     Latin word that follows Arabic ones is not first ("Kahramaa" in an Arabic question, which
-    ``proper_names`` skips as the first Latin word). Each name stays whole, so that a passage writing one of its words ("north-east") does not name it. A
-    short lower-case particle between two capitalized words (ibn, al, de) belongs to the name; an all-capitals
-    word is an acronym (GPU), not a name.
+    ``proper_names`` skips as the first Latin word). Each name stays whole, so that a passage writing one
+    of its words ("north-east") does not name it. A short lower-case particle between two capitalized
+    words (ibn, al, de) belongs to the name; an all-capitals word is an acronym (GPU), not a name.
     """
     tokens = [(m.start(), m.end(), m.group(0)) for m in _LATIN_TOKEN.finditer(text)]
     stop = stopwords()
-    capital = [any(c.isupper() for c in tok) and not tok.rstrip("s").isupper() and normalize(tok) not in stop
-               and bool(text[:start].strip()) for start, _, tok in tokens]
+    capital = [_capitalized(tok) and normalize(tok) not in stop and bool(text[:start].strip()) for start, _, tok in tokens]
     runs: list[list[str]] = []
     current: list[str] = []
     for i, (start, _, tok) in enumerate(tokens):
