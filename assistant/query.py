@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 
 from assistant.lexical import AliasGroup, AliasTable, BM25Index
 from assistant.text import Language, detect_language, normalize, raw_words, stem, stopwords, terms, words
-from assistant.translit import bare_name
+from assistant.translit import bare_name, latin_article
 
-# Question words that ask for a quantity or a date (matched on normalized text).
+# Question words that ask for a quantity or a date (matched on normalized text); an Arabic one may carry
+# the conjunction و / ف ("ومتى", "وكم").
 _WANTS_NUMBER = re.compile(
     r"\bhow (many|much|long|old|big|large|far|often|fast)\b|\b(what|which) (number|percentage|share|amount|price|size)\b"
-    r"|\bprice of\b|\bhow much\b|(^|\s)(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم)(\s|$)"
+    r"|\bprice of\b|\bhow much\b|(^|\s)[وف]?(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)[وف]?(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم)(\s|$)"
 )
 _WANTS_DATE = re.compile(
     r"\bwhen\b|\b(what|which) (year|date|month|day|century|decade)\b|\bin what year\b"
-    r"|(^|\s)(متي|امتي|ايمتي|وقتاش|امتا)(\s|$)|(في|فى) (اي|اى) (عام|سنه|تاريخ|شهر|يوم|قرن)|(^|\s)(ما|ماهو) (هو )?تاريخ(\s|$)"
+    r"|(^|\s)[وف]?(متي|امتي|ايمتي|وقتاش|امتا)(\s|$)|(في|فى) (اي|اى) (عام|سنه|تاريخ|شهر|يوم|قرن)|(^|\s)[وف]?(ما|ماهو) (هو )?تاريخ(\s|$)"
 )
 # Words that make a question a comparison; they frame it rather than name what to find.
 _COMPARISON = frozenset(normalize(w) for w in """difference differences differ compare compared comparison versus vs
@@ -273,7 +274,10 @@ def unknown_latin_names(query: str, language: Language, aliases: AliasTable, ind
     known = aliases.vocabulary
     out = []
     for token in named:
-        parts = [w for w in raw_words(token) if w not in stopwords() and not w.isdigit()]
+        # The article ("al" of al-Mutanabbi) is written by any corpus with Latin in it, and a single letter
+        # (the "s" of Trump's, Model C) by any text: neither tells whether the corpus writes the name.
+        article = latin_article(token)
+        parts = [w for w in raw_words(token) if w not in stopwords() and not w.isdigit() and len(w) > 1 and w != article]
         if parts and not any(index.correct(stem(w)) in index.vocabulary or normalize(w) in known for w in parts):
             out.append(bare_name(token))
     return list(dict.fromkeys(out))

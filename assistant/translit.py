@@ -106,6 +106,12 @@ _ARABIC_LETTERS = re.compile(r"[\u0621-\u064a]")
 LONGEST_NAME = 3  # words of a name matched together
 
 
+def latin_article(token: str) -> str | None:
+    """The Arabic article a romanized name is written with ("al" of al-Mutanabbi, "el" of El-Sisi), or None."""
+    match = _LATIN_ARTICLE.match(_plain_latin(token))
+    return match.group(0)[:-1] if match else None
+
+
 def bare_name(token: str) -> str:
     """A name token without the punctuation it may end or start with ("Revolution?", "Jesus'")."""
     return token.strip(".,;:!?'’")

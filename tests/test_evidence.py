@@ -152,6 +152,8 @@ def test_question_reading() -> None:
     assert analysis.focus == () and set(analysis.names) == {"Nosana", "io.net"}
     assert wants_quantity("How many GPUs does Nosana have?") == "number" and wants_quantity("متى تأسست؟") == "date"
     assert wants_quantity("كم عدد المستخدمين؟") == "number" and wants_quantity("What is Nosana?") is None
+    assert wants_quantity("ومتى بدأ تشغيلها؟") == "date" and wants_quantity("وكم عدد المستخدمين؟") == "number"
+    assert wants_quantity("وفاة الشاعر") is None  # و and ف open many words; they count only before a question word
     assert proper_names("When did the Battle of Yarmouk take place?") == {"battle", "of", "yarmouk"}
 
 
@@ -165,6 +167,23 @@ def test_unknown_latin_names_need_the_index() -> None:
     assert unknown_latin_names("How does Bittensor compare to Akash?", "en", aliases, index) == ["Bittensor"]
     assert unknown_latin_names("Is Akahs built on Cosmos?", "en", aliases, index) == []  # one typo is forgiven
     assert unknown_latin_names("ما علاقة Filecoin بـ أكاش؟", "ar", aliases, index) == ["Filecoin"]
+
+
+def test_an_article_or_a_letter_does_not_make_a_name_known() -> None:
+    """"al" of al-Mutanabbi is written by a corpus that writes al-Jazeera; the name is still unknown. A lone
+    letter ("Model C", the "s" of Trump's) cannot be judged, while a two-letter word can."""
+    from assistant.lexical import BM25Index
+    from assistant.query import unknown_latin_names
+    from assistant.text import terms
+
+    index = BM25Index(["a"], [terms("قناة الجزيرة (al-Jazeera) تبث من الدوحة عن AI، وشعارها Model")])
+    aliases = AliasTable([])
+    assert unknown_latin_names("Who killed al-Mutanabbi?", "en", aliases, index) == ["al-Mutanabbi"]
+    assert unknown_latin_names("Where is al-Jazeera based?", "en", aliases, index) == []
+    assert unknown_latin_names("What are Model C schools?", "en", aliases, index) == []
+    assert unknown_latin_names("Does the channel stream in XR?", "en", aliases, index) == ["XR"]
+    assert unknown_latin_names("What is Trump's plan?", "en", aliases, index) == ["Trump's"]
+    assert unknown_latin_names("What do crypto-AI teams build?", "en", aliases, index) == []  # AI is a word, not an article
 
 
 def test_asked_about_words_stay_as_written_and_a_typo_fix_still_matches(cache: VectorCache) -> None:
