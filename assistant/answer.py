@@ -263,6 +263,8 @@ def gather_evidence(assistant: Assistant, result: RetrievalResult) -> Evidence:
     analysis = result.analysis
     settings = assistant.settings
     vector = result.query_vector if result.query_vector is not None else np.asarray(assistant.retriever.embeddings.embed_query(analysis.query))
+    if analysis.asked and analysis.asked != analysis.query and not analysis.parts:
+        vector = np.asarray(assistant.retriever.embeddings.embed_query(analysis.asked))  # a follow-up's own question
     parts = [Part.of(analysis, vector)]
     if analysis.parts:
         from assistant.query import analyze

@@ -7,9 +7,12 @@ pronoun, an opening "and" / "و") or is a fragment of one content word, or
 when it opens with "and" and points back before the first name it writes
 ("And how does it compare to io.net?"). The cues are closed classes of the two
 languages, never domain words. A follow-up then carries the names of the
-latest earlier question that named something (else that question's text);
-with a chat model configured, the model's standalone rewrite competes with
-it, and the reading the corpus matches best is searched.
+latest earlier question that named something (else that question's text, less
+its capitalized names when the follow-up names a subject of its own: "What
+about Ras Al Khair?"); with a chat model configured, the model's standalone
+rewrite competes with it, and the reading the corpus matches best is searched.
+What was carried finds the passages; what the follow-up asks is its own
+(``query.analyze``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable, Sequence
 import re
 
 from assistant.lexical import AliasTable
+from assistant.query import name_spans
 from assistant.text import normalize, raw_words, stopwords, words
 
 Turn = dict[str, str]
@@ -37,14 +41,33 @@ def user_turns(history: Sequence[Turn] | None) -> list[str]:
     return [t.get("content", "") for t in (history or []) if isinstance(t, dict) and t.get("role") == "user" and t.get("content")]
 
 
-def carried_context(history: Sequence[Turn], aliases: AliasTable) -> str:
-    """What a follow-up may refer to: the names of the latest user turn that has any, else that turn."""
+def with_context(question: str, history: Sequence[Turn], aliases: AliasTable) -> str:
+    """The follow-up read with what it may refer to: the names of the latest user turn that has any, else
+    that turn; "" when there is no earlier turn.
+
+    Without an alias table there are no names to carry, so the turn is carried whole; what the follow-up
+    itself asks is kept apart by ``query.analyze`` (its parts and the number or date it asks for). But a
+    follow-up that names its own subject in capitalized Latin words (``query.name_spans``: "What about Ras
+    Al Khair?") takes the previous turn without the names it wrote ("How much did the Taweelah plant
+    cost?"), i.e. what was asked: the earlier subject would otherwise draw the search back to itself.
+    """
     turns = user_turns(history)
     for previous in reversed(turns):
         names = [g.canonical for g in aliases.mentions(previous)]
         if names:
-            return " ".join(names)
-    return turns[-1] if turns else ""
+            return f"{' '.join(names)} {question}"
+    if not turns:
+        return ""
+    previous = turns[-1]
+    spans = name_spans(previous)
+    if not spans or not name_spans(question):
+        return f"{previous} {question}"
+    kept, start = [], 0
+    for begin, end in spans:
+        kept.append(previous[start:begin])
+        start = end
+    asked = re.sub(r"\s{2,}", " ", "".join([*kept, previous[start:]])).strip()
+    return f"{asked} {question}"
 
 
 # Words that point back at something said before (normalized).
@@ -105,8 +128,8 @@ def candidates(question: str, history: Sequence[Turn] | None, aliases: AliasTabl
     """The question as asked, then (for a follow-up, when the conversation offers context) with its context carried."""
     if not user_turns(history) or not is_follow_up(question, aliases):
         return [question]
-    context = carried_context(history or [], aliases)
-    return [question, f"{context} {question}"] if context else [question]
+    reading = with_context(question, history or [], aliases)
+    return [question, reading] if reading else [question]
 
 
 def rewrite_with_llm(question: str, history: Sequence[Turn], rewrite: Rewrite) -> str | None:

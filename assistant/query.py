@@ -76,6 +76,7 @@ class QueryAnalysis:
     highlight: frozenset[str] = field(default_factory=frozenset)  # stems to mark in shown passages
     unknown_names: tuple[str, ...] = ()  # Latin-script names the corpus never writes (see ``unknown_latin_names``)
     proper: tuple[str, ...] = ()  # Latin-script proper names of the query (see ``proper_names``), alias table or not
+    asked: str = ""  # what the question asks, for choosing sentences: a follow-up's own words when it has any, else the query
 
     def to_json(self) -> dict:
         return {"query": self.query, "language": self.language, "names": list(self.names), "focus": list(self.focus),
@@ -125,26 +126,31 @@ def capitalized_runs(text: str) -> list[list[str]]:
     of its words ("north-east") does not name it. A short lower-case particle between two capitalized
     words (ibn, al, de) belongs to the name; an all-capitals word is an acronym (GPU), not a name.
     """
+    return [words(text[start:end]) for start, end in name_spans(text)]
+
+
+def name_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text's capitalized Latin names are written (start, end), as ``capitalized_runs`` reads them."""
     tokens = [(m.start(), m.end(), m.group(0)) for m in _LATIN_TOKEN.finditer(text)]
     stop = stopwords()
     capital = [_capitalized(tok) and normalize(tok) not in stop and bool(text[:start].strip()) for start, _, tok in tokens]
-    runs: list[list[str]] = []
-    current: list[str] = []
-    for i, (start, _, tok) in enumerate(tokens):
+    spans: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    for i, (start, end, tok) in enumerate(tokens):
         joined = i > 0 and not text[tokens[i - 1][1]:start].strip()  # nothing but spaces since the previous word
         inside = (not capital[i] and len(tok) <= 4 and 0 < i < len(tokens) - 1 and capital[i - 1] and capital[i + 1]
                   and joined and not text[tokens[i][1]:tokens[i + 1][0]].strip())
         if capital[i] or inside:
             if current and not joined:
-                runs.append(current)
-                current = []
-            current.extend(words(tok))
+                spans.append(current)
+                current = None
+            current = (current[0], end) if current else (start, end)
         elif current:
-            runs.append(current)
-            current = []
+            spans.append(current)
+            current = None
     if current:
-        runs.append(current)
-    return runs
+        spans.append(current)
+    return spans
 
 
 def focus_words(query: str, aliases: AliasTable) -> list[str]:
@@ -284,7 +290,16 @@ def unknown_latin_names(query: str, language: Language, aliases: AliasTable, ind
 
 
 def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | None = None) -> QueryAnalysis:
-    """Read a question (and its standalone ``query``) against the current store's names and index."""
+    """Read a question (and its standalone ``query``) against the current store's names and index.
+
+    A follow-up read with what it refers to (``conversation.with_context``: the question itself inside
+    the query) asks one thing, its own: its clauses are the parts, not the earlier turn's ("Akash Network
+    And which chain ...?" is not two questions), each part carrying the context; and a follow-up with
+    words of its own ("And when did it open?") asks about those words, and for a number or a date only if
+    it does itself; its sentences are chosen by their closeness to it (``asked``), not to the earlier
+    turn's question. The context still finds the passages, and names what the answer must be about.
+    A comparison the context makes ("Akash or Render?" -> "Which is cheaper?") is still split by name.
+    """
     mentioned = aliases.mentions(query)
     name_stems = frozenset(t for g in mentioned for t in aliases.identifying_terms(g))
     focus = focus_words(query, aliases)
@@ -292,9 +307,18 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
     other_stems = aliases.subject_terms() - {t for g in mentioned for t in g.terms}  # name_stems are among those terms
     expanded = tuple(dict.fromkeys([*terms_, *aliases.expand(query)]))
     parts, comparison = split_parts(query, aliases)
+    wants, asked = wants_quantity(query), query
+    if query != question and question in query:
+        context = " ".join(query.replace(question, " ").split())
+        if not comparison:
+            parts = [f"{context} {part}" for part in split_parts(question, aliases)[0]]
+        own = focus_words(question, aliases)
+        if own:
+            focus, wants, asked = own, wants_quantity(question), question
     return QueryAnalysis(
         question=question,
         query=query,
+        asked=asked,
         language=detect_language(question),
         names=tuple(g.canonical for g in mentioned),
         name_stems=name_stems,
@@ -302,7 +326,7 @@ def analyze(question: str, query: str, aliases: AliasTable, index: BM25Index | N
         terms=expanded,
         focus=tuple(focus),
         spellings=index_spellings(focus, index),
-        wants=wants_quantity(query),
+        wants=wants,
         parts=tuple(parts),
         comparison=comparison,
         highlight=frozenset([*(stem(w) for w in focus), *name_stems]),

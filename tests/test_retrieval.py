@@ -267,6 +267,32 @@ def test_a_named_question_pointing_back_before_its_name_is_a_follow_up() -> None
     assert standalone == "How much does it cost to use Akash?"  # not offered the context, however well it would match
 
 
+def test_a_follow_up_asks_its_own_question_with_the_context_it_carries() -> None:
+    """The earlier turn is context, not a second question: "Akash Network And which chain ...?" is one part, a
+    follow-up asks for a date only if it does itself, and one that names a new subject carries what was asked."""
+    from assistant.conversation import with_context
+    from assistant.query import analyze
+
+    aliases = AliasTable([AliasGroup("Akash Network", ["Akash Network", "Akash", "أكاش"])])
+    follow_up = "And which blockchain does it run on now?"
+    carried = analyze(follow_up, f"Akash Network {follow_up}", aliases)
+    assert carried.parts == () and carried.names == ("Akash Network",) and carried.asked == follow_up
+    assert analyze(f"Akash Network {follow_up}", f"Akash Network {follow_up}", aliases).parts  # read as typed: two clauses
+    two = "And which blockchain is it on, and what does it offer?"
+    assert analyze(two, f"Akash Network {two}", aliases).parts == (
+        "Akash Network And which blockchain is it on", "Akash Network what does it offer?")
+
+    none = AliasTable([])
+    asked = "كم بلغت تكلفة محطة رأس الخير؟"
+    arabic = analyze("ومتى بدأ تشغيلها؟", with_context("ومتى بدأ تشغيلها؟", [{"role": "user", "content": asked}], none), none)
+    assert arabic.query == f"{asked} ومتى بدأ تشغيلها؟" and arabic.parts == () and arabic.wants == "date"
+    history = [{"role": "user", "content": "How much did the Taweelah plant cost?"}]
+    assert with_context("What about Ras Al Khair?", history, none) == "How much did the plant cost? What about Ras Al Khair?"
+    fragment = analyze("What about Ras Al Khair?", with_context("What about Ras Al Khair?", history, none), none)
+    assert fragment.wants == "number" and fragment.asked == fragment.query  # nothing asked of its own: what was asked before
+    assert with_context("And when did it open?", history, none) == "How much did the Taweelah plant cost? And when did it open?"
+
+
 def test_the_language_shift_moves_a_question_toward_its_translation(retriever) -> None:
     """The probes' language difference carries language, not topic: questions outside the bank move toward their
     translations, and an Arabic sentence on the question's subject stays nearer than one on another subject."""
