@@ -22,10 +22,12 @@ from assistant.text import Language, detect_language, normalize, raw_words, stem
 from assistant.translit import bare_name, latin_article
 
 # Question words that ask for a quantity or a date (matched on normalized text); an Arabic one may carry
-# the conjunction و / ف ("ومتى", "وكم").
+# the conjunction و / ف ("ومتى", "وكم"). "What is the capacity / population / area ...?" asks for a number
+# as "how many" does: nouns of a measured quantity, a closed class like the question words.
 _WANTS_NUMBER = re.compile(
-    r"\bhow (many|much|long|old|big|large|far|often|fast)\b|\b(what|which) (number|percentage|share|amount|price|size)\b"
-    r"|\bprice of\b|\bhow much\b|(^|\s)[وف]?(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)[وف]?(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم)(\s|$)"
+    r"\bhow (many|much|long|old|big|large|far|often|fast|tall|high|deep|wide|heavy)\b|\b(what|which) (number|percentage|share|amount|price|size)\b"
+    r"|\b(what|which) (is|are|was|were) (the |its |their )?(\w+ ){0,2}(capacity|population|cost|area|length|height|depth|distance|speed|weight|temperature|budget|revenue)\b"
+    r"|\bprice of\b|\bhow much\b|(^|\s)[وف]?(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)[وف]?(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم|سعه|تكلفه|مساحه|طول|ارتفاع|عمق|مسافه|سرعه|وزن|ميزانيه)(\s|$)"
 )
 _WANTS_DATE = re.compile(
     r"\bwhen\b|\b(what|which) (year|date|month|day|century|decade)\b|\bin what year\b"

@@ -154,6 +154,9 @@ def test_question_reading() -> None:
     assert wants_quantity("كم عدد المستخدمين؟") == "number" and wants_quantity("What is Nosana?") is None
     assert wants_quantity("ومتى بدأ تشغيلها؟") == "date" and wants_quantity("وكم عدد المستخدمين؟") == "number"
     assert wants_quantity("وفاة الشاعر") is None  # و and ف open many words; they count only before a question word
+    assert wants_quantity("What is the daily production capacity of the Khafji plant?") == "number"
+    assert wants_quantity("ما هي مساحة مصر؟") == "number" and wants_quantity("How tall is the tower?") == "number"
+    assert wants_quantity("What is the role of the army?") is None
     assert proper_names("When did the Battle of Yarmouk take place?") == {"battle", "of", "yarmouk"}
 
 
