@@ -27,7 +27,7 @@ from assistant.translit import bare_name, latin_article
 _WANTS_NUMBER = re.compile(
     r"\bhow (many|much|long|old|big|large|far|often|fast|tall|high|deep|wide|heavy)\b|\b(what|which) (number|percentage|share|amount|price|size)\b"
     r"|\b(what|which) (is|are|was|were) (the |its |their )?(\w+ ){0,2}(capacity|population|cost|area|length|height|depth|distance|speed|weight|temperature|budget|revenue)\b"
-    r"|\bprice of\b|\bhow much\b|(^|\s)[وف]?(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)[وف]?(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم|سعه|تكلفه|مساحه|طول|ارتفاع|عمق|مسافه|سرعه|وزن|ميزانيه)(\s|$)"
+    r"|\bprice of\b|(^|\s)[وف]?(كم|بكم|كام|بكام|قديش|قداش|اديش)(\s|$)|(^|\s)[وف]?(ما|ماهو|ماهي) (هو |هي )?(عدد|سعر|نسبه|مقدار|حجم|سعه|تكلفه|مساحه|طول|ارتفاع|عمق|مسافه|سرعه|وزن|ميزانيه)(\s|$)"
 )
 _WANTS_DATE = re.compile(
     r"\bwhen\b|\b(what|which) (year|date|month|day|century|decade)\b|\bin what year\b"
