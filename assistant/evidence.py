@@ -335,6 +335,7 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
     """How well each unit answers the part: similarity z + covered words + names (``named``: see ``_reads``)
     + language + quantity."""
     strengths = word_strengths(part.focus, units, cache, cross_offset, part.spellings)
+    strengths[under_heading(part.focus, units, heading_stems)] = EXACT
     matches = strengths >= min_z
     share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
     if named is not None and part.names_language is not None:
@@ -346,6 +347,23 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
               + language_weight * np.array([u.language == language for u in units], dtype=float)
               + (QUANTITY_WEIGHT * quantities if part.wants else 0.0))
     return _Scored(scores, strengths, matches)
+
+
+def under_heading(focus: Sequence[str], units: Sequence[Unit], heading_stems: Sequence[frozenset[str]]) -> np.ndarray:
+    """Boolean matrix [focus word, unit]: the unit's passage heading (title and section) writes the word's stem.
+
+    A section says what its sentences are about without repeating it: under
+    "Capacity", "The plant produces 909,200 cubic metres a day" answers "What is
+    its capacity?", and the passages do mention capacity. Without this, the
+    answer was "unsure" with the notice "the passages do not mention: capacity",
+    and a sentence of another section with a word near "capacity" was quoted.
+    """
+    matrix = np.zeros((len(focus), len(units)), dtype=bool)
+    for f, word in enumerate(focus):
+        target = stem(word)
+        for u, unit in enumerate(units):
+            matrix[f, u] = target in heading_stems[unit.rank]
+    return matrix
 
 
 def _heading_stems(headings: Sequence[str], passages: int) -> list[frozenset[str]]:

@@ -435,3 +435,19 @@ def test_a_best_quote_not_known_to_be_about_the_name_keeps_the_named_files_figur
     assert part.wants == "number" and part.proper_runs == (frozenset({"kahramaa"}),)
     evidence = find_evidence([part], [other, qatar], "ar", cache, min_z=4.0, cross_offset=1.0, documents=["ras.md", "qatar.docx"])
     assert "14.5 billion" in " ".join(u.text for u in evidence.units)
+
+
+def test_a_section_heading_says_what_its_sentences_are_about(cache: VectorCache) -> None:
+    """Under "Capacity" the sentences give the capacity without the word: the passages mention it, and the figure
+    in that section is the answer, not the plant's opening line."""
+    question = "What is the capacity of the Taweelah plant?"
+    intro = "The Taweelah desalination plant is a reverse osmosis plant in Abu Dhabi. It was built by a consortium."
+    section = "The plant produces 909,200 cubic metres of drinking water per day. The water supplies about 350,000 homes."
+    part = Part.of(analyze(question, question, AliasTable([])), np.asarray(cache.embeddings.embed_query(question)))
+    evidence = find_evidence([part], [intro, section], "en", cache, min_z=4.0, cross_offset=1.0,
+                             headings=["Taweelah Desalination Plant", "Taweelah Desalination Plant › Capacity"])
+    assert "capacity" in evidence.covered and not evidence.uncovered
+    assert "909,200" in evidence.units[0].text
+    without = find_evidence([part], [intro, section], "en", cache, min_z=4.0, cross_offset=1.0,
+                            headings=["Taweelah Desalination Plant", "Taweelah Desalination Plant"])
+    assert "capacity" in without.uncovered
