@@ -335,7 +335,7 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
     """How well each unit answers the part: similarity z + covered words + names (``named``: see ``_reads``)
     + language + quantity."""
     strengths = word_strengths(part.focus, units, cache, cross_offset, part.spellings)
-    strengths[under_heading(part.focus, units, heading_stems)] = EXACT
+    strengths[_under_heading(part.focus, units, heading_stems)] = EXACT
     matches = strengths >= min_z
     share = matches.sum(axis=0) / len(part.focus) if part.focus else np.zeros(len(units))
     if named is not None and part.names_language is not None:
@@ -349,14 +349,16 @@ def _score_units(part: Part, units: Sequence[Unit], unit_vectors: np.ndarray, he
     return _Scored(scores, strengths, matches)
 
 
-def under_heading(focus: Sequence[str], units: Sequence[Unit], heading_stems: Sequence[frozenset[str]]) -> np.ndarray:
+def _under_heading(focus: Sequence[str], units: Sequence[Unit], heading_stems: Sequence[frozenset[str]]) -> np.ndarray:
     """Boolean matrix [focus word, unit]: the unit's passage heading (title and section) writes the word's stem.
 
     A section says what its sentences are about without repeating it: under
     "Capacity", "The plant produces 909,200 cubic metres a day" answers "What is
     its capacity?", and the passages do mention capacity. Without this, the
     answer was "unsure" with the notice "the passages do not mention: capacity",
-    and a sentence of another section with a word near "capacity" was quoted.
+    and the plant's opening line (no figure) was quoted instead. A word only the
+    heading writes counts as fully as one the sentence writes (see the README,
+    session 39, for what that cost on the held-out set).
     """
     matrix = np.zeros((len(focus), len(units)), dtype=bool)
     for f, word in enumerate(focus):
